@@ -1,0 +1,782 @@
+"""The registry: the API server's request pipeline over a store, without HTTP.
+
+Theory of operation
+-------------------
+Every write any component makes passes through here, in process (``client.inprocess``) or over
+HTTP (``apiserver.http``), so defaulting, validation, allocation and admission cannot be
+bypassed. The order of operations follows the kube-apiserver's generic registry (see
+``strategy.py`` for the per-resource hooks):
+
+CREATE  namespace checks -> default -> generateName -> system metadata (uid, creationTimestamp,
+        generation) -> prepare -> allocate (``begin_create``) -> validate -> store -> commit.
+UPDATE  read current -> preconditions (resourceVersion, uid) -> default -> carry system metadata
+        -> prepare -> allocate -> validate -> no-op check (nothing written if nothing changed)
+        -> conditional store update (retried on a race when the request was unconditional).
+PATCH   read current -> apply the patch (``patch.py``) -> UPDATE with the current version,
+        retried on conflict.
+DELETE  graceful for scheduled pods (``deletionTimestamp`` + grace; the kubelet deletes for
+        good), finalizers hold objects, namespaces cascade, else store delete + ``after_delete``.
+
+Writes are serialised by one lock: the allocators are in memory and must move in step with the
+store. Reads go straight to the store.
+
+Watches are filtered here (namespace, label and field selectors). An object that stops matching
+a selector is sent as DELETED and one that starts matching as ADDED, as upstream does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import datetime as _dt
+import secrets
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from svcnet.apiserver import _bootstrap_shims as _shims
+
+api_defaults, api_validation = _shims.defaults_and_validation()
+from svcnet.api.errors import (
+    AlreadyExists,
+    APIError,
+    BadRequest,
+    Conflict,
+    Expired,
+    FieldError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    go_quote,
+)
+object_fields, parse_field_selector, parse_label_selector = _shims.selectors()
+from svcnet.api.resources import RESOURCES, ResourceType, by_name
+from svcnet.apiserver.patch import PatchError, apply_patch
+from svcnet.apiserver.strategy import Strategy, Txn
+from svcnet.store.base import ADDED, DELETED, MODIFIED, Event, Store, Watch
+
+__all__ = ["ClusterConfig", "Registry", "RegistryWatch", "now_rfc3339"]
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # upstream utilrand alphanumerics (no vowels)
+
+
+def now_rfc3339(offset_seconds: float = 0) -> str:
+    t = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=offset_seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterConfig:
+    """What the API server is configured with (kube-apiserver flags)."""
+
+    service_cidrs: tuple[str, ...] = ("10.96.0.0/12",)
+    node_port_range: tuple[int, int] = (30000, 32767)
+    #: where the API server itself listens; backs the default/kubernetes Service's endpoints
+    api_endpoint: tuple[str, int] | None = None
+    #: per-object overrides of strategies (tests)
+    extra: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# strategies for the simple resources
+
+
+class _GenericStrategy(Strategy):
+    def validate(self, obj: dict) -> list[FieldError]:
+        return api_validation.validate(obj)
+
+    def validate_update(self, obj: dict, old: dict) -> list[FieldError]:
+        return api_validation.validate(obj, old)
+
+    def validate_status_update(self, obj: dict, old: dict) -> list[FieldError]:
+        return api_validation.validate_status_update(obj, old)
+
+
+class _NamespaceStrategy(_GenericStrategy):
+    def prepare_for_create(self, obj: dict) -> None:
+        super().prepare_for_create(obj)
+        obj["status"] = {"phase": "Active"}
+        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+        obj.setdefault("metadata", {}).setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+
+
+class _PodStrategy(_GenericStrategy):
+    def prepare_for_create(self, obj: dict) -> None:
+        super().prepare_for_create(obj)
+        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+
+
+class _WorkloadStrategy(_GenericStrategy):
+    tracks_generation = True
+
+
+class _NoStatusStrategy(_GenericStrategy):
+    has_status_subresource = False
+
+
+class _EndpointSliceStrategy(_NoStatusStrategy):
+    tracks_generation = True
+
+
+class _EndpointsStrategy(_NoStatusStrategy):
+    allow_create_on_update = True
+
+
+def _default_strategies(config: ClusterConfig) -> dict[str, Strategy]:
+    service_strategy = _shims.service_strategy(config)
+    s: dict[str, Strategy] = {}
+    for rt in RESOURCES:
+        if rt.name == "services":
+            s[rt.name] = service_strategy(rt) if service_strategy else _GenericStrategy(rt)
+        elif rt.name == "namespaces":
+            s[rt.name] = _NamespaceStrategy(rt)
+        elif rt.name == "pods":
+            s[rt.name] = _PodStrategy(rt)
+        elif rt.name in ("deployments", "replicasets"):
+            s[rt.name] = _WorkloadStrategy(rt)
+        elif rt.name == "endpointslices":
+            s[rt.name] = _EndpointSliceStrategy(rt)
+        elif rt.name == "endpoints":
+            s[rt.name] = _EndpointsStrategy(rt)
+        elif rt.name == "events":
+            s[rt.name] = _NoStatusStrategy(rt)
+        else:
+            s[rt.name] = _GenericStrategy(rt)
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _md(obj: dict) -> dict:
+    md = obj.get("metadata")
+    if not isinstance(md, dict):
+        md = {}
+        obj["metadata"] = md
+    return md
+
+
+def _without_rv(obj: dict) -> dict:
+    o = copy.copy(obj)
+    md = dict(o.get("metadata") or {})
+    md.pop("resourceVersion", None)
+    md.pop("managedFields", None)
+    o["metadata"] = md
+    return o
+
+
+def _spec_part(obj: dict) -> dict:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def _encode_continue(rv: int, after: tuple[str, str]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": list(after)})).decode()
+
+
+def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        d = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(d["rv"]), (d["start"][0], d["start"][1])
+    except Exception:
+        raise BadRequest(f"continue key is not valid: {token}") from None
+
+
+class _Matcher:
+    """Label + field selector over objects of one resource."""
+
+    def __init__(self, label_selector: str | None, field_selector: str | None):
+        try:
+            self.labels = parse_label_selector(label_selector) if label_selector else None
+            self.fields = parse_field_selector(field_selector) if field_selector else None
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
+
+    @property
+    def everything(self) -> bool:
+        return self.labels is None and self.fields is None
+
+    def __call__(self, obj: dict | None) -> bool:
+        if obj is None:
+            return False
+        if self.labels is not None and not self.labels.matches((obj.get("metadata") or {}).get("labels") or {}):
+            return False
+        if self.fields is not None and not self.fields.matches(object_fields(obj)):
+            return False
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class RegistryWatch:
+    """A filtered watch: Kubernetes watch frames from a store :class:`Watch`."""
+
+    #: how often an idle watch with bookmarks enabled sends one
+    BOOKMARK_INTERVAL = 30.0
+
+    def __init__(self, registry: "Registry", rt: ResourceType, watch: Watch, matcher: _Matcher, allow_bookmarks: bool):
+        self.registry = registry
+        self.rt = rt
+        self.watch = watch
+        self.matcher = matcher
+        self.allow_bookmarks = allow_bookmarks
+        self.last_revision = 0
+
+    def frame(self, ev: Event) -> dict | None:
+        """The frame to send for a store event, or None if the selector hides it."""
+        self.last_revision = ev.revision
+        obj = ev.object
+        if self.matcher.everything:
+            return {"type": ev.type, "object": obj}
+        now_in = ev.type != DELETED and self.matcher(obj)
+        was_in = ev.type != ADDED and self.matcher(ev.prev if ev.type == MODIFIED else obj)
+        if ev.type == DELETED:
+            return {"type": DELETED, "object": obj} if was_in else None
+        if now_in and was_in:
+            return {"type": MODIFIED, "object": obj}
+        if now_in:
+            return {"type": ADDED, "object": obj}
+        if was_in:
+            return {"type": DELETED, "object": obj}
+        return None
+
+    async def frames(self, timeout_seconds: float | None = None) -> AsyncIterator[dict]:
+        """Frames until the watch closes or ``timeout_seconds`` pass. Raises the error that
+        closed the watch (``Expired`` for a slow consumer)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_seconds if timeout_seconds else None
+        ready = asyncio.Event()
+
+        def wake() -> None:
+            try:
+                loop.call_soon_threadsafe(ready.set)
+            except RuntimeError:
+                pass
+
+        self.watch.add_waker(wake)
+        try:
+            while True:
+                for ev in self.watch.drain():
+                    f = self.frame(ev)
+                    if f is not None:
+                        yield f
+                if self.watch.closed:
+                    for ev in self.watch.drain():
+                        f = self.frame(ev)
+                        if f is not None:
+                            yield f
+                    if self.watch.error is not None:
+                        raise self.watch.error
+                    return
+                ready.clear()
+                if self.watch.closed:
+                    continue
+                wait = self.BOOKMARK_INTERVAL if self.allow_bookmarks else None
+                if deadline is not None:
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        return
+                    wait = left if wait is None else min(wait, left)
+                try:
+                    if wait is None:
+                        await ready.wait()
+                    else:
+                        await asyncio.wait_for(ready.wait(), wait)
+                except asyncio.TimeoutError:
+                    if self.allow_bookmarks and (deadline is None or loop.time() < deadline):
+                        rev = max(self.last_revision, self.registry.store.revision())
+                        yield {
+                            "type": "BOOKMARK",
+                            "object": {
+                                "kind": self.rt.kind,
+                                "apiVersion": self.rt.api_version,
+                                "metadata": {"resourceVersion": str(rev)},
+                            },
+                        }
+        finally:
+            self.watch.close()
+
+    def close(self) -> None:
+        self.watch.close()
+
+
+class Registry:
+    """CRUD + watch over a store with the Kubernetes request pipeline."""
+
+    def __init__(self, store: Store, config: ClusterConfig | None = None, *, strategies: dict[str, Strategy] | None = None):
+        self.store = store
+        self.config = config or ClusterConfig()
+        self.strategies = strategies or _default_strategies(self.config)
+        self._lock = threading.RLock()
+        self._bootstrapped = False
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def bootstrap(self) -> None:
+        """Repair allocators from stored objects and create the system namespaces and the
+        ``default/kubernetes`` Service. Idempotent."""
+        with self._lock:
+            for name, strat in self.strategies.items():
+                items, _ = self.store.list(name)
+                strat.repair(items)
+            for ns in SYSTEM_NAMESPACES:
+                try:
+                    self.store.get("namespaces", "", ns)
+                except NotFound:
+                    self.create(by_name("namespaces"), None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+            self._ensure_kubernetes_service()
+            self._bootstrapped = True
+
+    def _ensure_kubernetes_service(self) -> None:
+        kubernetes_service_ip = _shims.kubernetes_service_ip()
+        rt = by_name("services")
+        try:
+            self.store.get("services", "default", "kubernetes")
+        except NotFound:
+            ip = kubernetes_service_ip(self.config.service_cidrs[0])
+            self.create(
+                rt,
+                "default",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {
+                        "name": "kubernetes",
+                        "namespace": "default",
+                        "labels": {"component": "apiserver", "provider": "kubernetes"},
+                    },
+                    "spec": {
+                        "clusterIP": ip,
+                        "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+                        "sessionAffinity": "None",
+                        "type": "ClusterIP",
+                    },
+                },
+            )
+        ep = self.config.api_endpoint
+        if ep is None:
+            return
+        host, port = ep
+        slice_obj = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {
+                    "kubernetes.io/service-name": "kubernetes",
+                    "endpointslice.kubernetes.io/managed-by": "endpointslice.reconciler.svcnet.io",
+                },
+            },
+            "addressType": "IPv6" if ":" in host else "IPv4",
+            "endpoints": [{"addresses": [host], "conditions": {"ready": True, "serving": True, "terminating": False}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        }
+        rts = by_name("endpointslices")
+        try:
+            cur = self.store.get("endpointslices", "default", "kubernetes")
+            if cur.get("endpoints") != slice_obj["endpoints"] or cur.get("ports") != slice_obj["ports"]:
+                cur["endpoints"], cur["ports"] = slice_obj["endpoints"], slice_obj["ports"]
+                self.update(rts, "default", "kubernetes", cur)
+        except NotFound:
+            self.create(rts, "default", slice_obj)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, rt: ResourceType, namespace: str | None, name: str, *, subresource: str | None = None) -> dict:
+        obj = self.store.get(rt.name, namespace or "" if rt.namespaced else "", name)
+        return self._with_type(rt, obj)
+
+    def list(
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+        resource_version: str | None = None,
+    ) -> dict:
+        """A ``<Kind>List``. Paging with ``limit``/``continue`` pages through the current state
+        in (namespace, name) order; unlike etcd it is not a snapshot of one revision (documented
+        difference)."""
+        matcher = _Matcher(label_selector, field_selector)
+        items, rev = self.store.list(rt.name, namespace if rt.namespaced else None)
+        start: tuple[str, str] | None = None
+        if continue_:
+            crev, start = _decode_continue(continue_)
+            if crev < self.store.oldest_revision():
+                raise Expired(
+                    "The provided continue parameter is too old to display a consistent list result. "
+                    "You can start a new list without the continue parameter."
+                )
+            rev = crev
+        out: list[dict] = []
+        more = False
+        remaining = 0
+        for obj in items:
+            md = obj.get("metadata") or {}
+            key = (md.get("namespace") or "", md.get("name") or "")
+            if start is not None and key <= start:
+                continue
+            if not matcher(obj):
+                continue
+            if limit and len(out) >= limit:
+                more = True
+                remaining += 1
+                continue
+            out.append(obj)
+        meta: dict[str, Any] = {"resourceVersion": str(rev)}
+        if more:
+            last = out[-1]["metadata"]
+            meta["continue"] = _encode_continue(rev, (last.get("namespace") or "", last["name"]))
+            if matcher.everything:
+                meta["remainingItemCount"] = remaining
+        for o in out:
+            o.pop("apiVersion", None)
+            o.pop("kind", None)
+        return {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": out}
+
+    def watch(
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        allow_bookmarks: bool = False,
+    ) -> RegistryWatch:
+        """Raises Expired when ``resource_version`` is older than the store's history."""
+        matcher = _Matcher(label_selector, field_selector)
+        since: int | None
+        if resource_version in (None, "", "0"):
+            since = None
+        else:
+            try:
+                since = int(resource_version)
+            except ValueError:
+                raise BadRequest(f"invalid resource version: {resource_version}") from None
+        w = self.store.watch(rt.name, namespace if rt.namespaced else None, since)
+        return RegistryWatch(self, rt, w, matcher, allow_bookmarks)
+
+    # -- create ------------------------------------------------------------------------------
+
+    def create(self, rt: ResourceType, namespace: str | None, obj: dict, *, dry_run: bool = False) -> dict:
+        obj = copy.deepcopy(obj)
+        self._check_type(rt, obj)
+        md = _md(obj)
+        if rt.namespaced:
+            ns = namespace or md.get("namespace") or "default"
+            if md.get("namespace") and md["namespace"] != ns:
+                raise BadRequest("the namespace of the provided object does not match the namespace sent on the request")
+            md["namespace"] = ns
+        else:
+            md.pop("namespace", None)
+        if md.get("resourceVersion"):
+            raise BadRequest("resourceVersion should not be set on objects to be created")
+        strat = self.strategies[rt.name]
+        with self._lock:
+            if rt.namespaced:
+                self._check_namespace(md["namespace"])
+            api_defaults.apply_defaults(obj)
+            if not md.get("name") and md.get("generateName"):
+                md["name"] = md["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+            for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"):
+                md.pop(k, None)
+            md["uid"] = str(uuid.uuid4())
+            md["creationTimestamp"] = now_rfc3339()
+            if strat.tracks_generation:
+                md["generation"] = 1
+            strat.prepare_for_create(obj)
+            txn = strat.begin_create(obj, dry_run=dry_run)
+            try:
+                errs = strat.validate(obj)
+                if errs:
+                    raise Invalid(rt.kind, md.get("name") or "", errs, group=rt.group)
+                if dry_run:
+                    txn.revert()
+                    return obj
+                if md.get("name"):
+                    stored = self.store.create(rt.name, obj)
+                else:  # validation reports the missing name; never store a nameless object
+                    raise Invalid(rt.kind, "", [FieldError("Required", "metadata.name", detail="name or generateName is required")], group=rt.group)
+            except BaseException:
+                txn.revert()
+                raise
+            txn.commit()
+            return stored
+
+    # -- update ------------------------------------------------------------------------------
+
+    def update(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        obj: dict,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> dict:
+        obj = copy.deepcopy(obj)
+        self._check_type(rt, obj)
+        md = _md(obj)
+        ns = (namespace or md.get("namespace") or "default") if rt.namespaced else ""
+        if md.get("name") and md["name"] != name:
+            raise BadRequest(f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
+        if rt.namespaced and md.get("namespace") and md["namespace"] != ns:
+            raise BadRequest("the namespace of the provided object does not match the namespace sent on the request")
+        md["name"] = name
+        if rt.namespaced:
+            md["namespace"] = ns
+        with self._lock:
+            try:
+                old = self.store.get(rt.name, ns, name)
+            except NotFound:
+                if self.strategies[rt.name].allow_create_on_update and subresource is None:
+                    md.pop("resourceVersion", None)
+                    return self.create(rt, ns or None, obj, dry_run=dry_run)
+                raise
+            return self._update_locked(rt, old, obj, subresource=subresource, dry_run=dry_run)
+
+    def _update_locked(self, rt: ResourceType, old: dict, obj: dict, *, subresource: str | None, dry_run: bool) -> dict:
+        strat = self.strategies[rt.name]
+        md = _md(obj)
+        omd = old["metadata"]
+        want_rv = md.get("resourceVersion")
+        if want_rv and str(want_rv) != str(omd.get("resourceVersion")):
+            raise Conflict.stale(rt.name, omd["name"], rt.group)
+        if md.get("uid") and md["uid"] != omd.get("uid"):
+            raise Conflict(
+                f"Precondition failed: UID in precondition: {md['uid']}, UID in object meta: {omd.get('uid')}"
+            )
+        if subresource == "status":
+            strat.prepare_for_status_update(obj, old)
+            md = _md(obj)
+            errs = strat.validate_status_update(obj, old)
+            txn: Txn | None = None
+        elif subresource is not None:
+            raise NotFound(f"the server could not find the requested resource ({subresource})")
+        else:
+            api_defaults.apply_defaults(obj)
+            for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+                if k in omd:
+                    md[k] = omd[k]
+                else:
+                    md.pop(k, None)
+            strat.prepare_for_update(obj, old)
+            txn = strat.begin_update(obj, old, dry_run=dry_run)
+            try:
+                errs = strat.validate_update(obj, old)
+            except BaseException:
+                txn.revert()
+                raise
+        if errs:
+            if txn is not None:
+                txn.revert()
+            raise Invalid(rt.kind, omd["name"], errs, group=rt.group)
+        if strat.tracks_generation and subresource is None and _spec_part(obj) != _spec_part(old):
+            md["generation"] = int(omd.get("generation") or 1) + 1
+        md["resourceVersion"] = omd.get("resourceVersion")
+        if _without_rv(obj) == _without_rv(old):
+            if txn is not None:
+                txn.revert()
+            return self._with_type(rt, old)
+        if dry_run:
+            if txn is not None:
+                txn.revert()
+            return obj
+        try:
+            stored = self.store.update(rt.name, obj)
+        except BaseException:
+            if txn is not None:
+                txn.revert()
+            raise
+        if txn is not None:
+            txn.commit()
+        self._after_write(rt, stored)
+        return stored
+
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        *,
+        patch_type: str = "merge",
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> dict:
+        ns = (namespace or "default") if rt.namespaced else ""
+        for _attempt in range(5):
+            with self._lock:
+                old = self.store.get(rt.name, ns, name)
+                try:
+                    new = apply_patch(old, patch, patch_type, rt.kind)
+                except PatchError as e:
+                    raise Invalid(rt.kind, name, [FieldError("Invalid", "patch", detail=str(e), rendered=str(e))], group=rt.group) from None
+                if not isinstance(new, dict):
+                    raise BadRequest("the patch did not produce an object")
+                nmd = _md(new)
+                if nmd.get("name") not in (None, name):
+                    raise BadRequest("the name of the object cannot be changed by a patch")
+                if not nmd.get("resourceVersion") or (isinstance(patch, dict) and not (patch.get("metadata") or {}).get("resourceVersion")):
+                    nmd["resourceVersion"] = old["metadata"]["resourceVersion"]
+                nmd["name"] = name
+                if rt.namespaced:
+                    nmd["namespace"] = ns
+                try:
+                    return self._update_locked(rt, old, new, subresource=subresource, dry_run=dry_run)
+                except Conflict:
+                    if isinstance(patch, dict) and (patch.get("metadata") or {}).get("resourceVersion"):
+                        raise
+                    continue
+        raise Conflict.stale(rt.name, name, rt.group)
+
+    # -- delete ------------------------------------------------------------------------------
+
+    def delete(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        propagation_policy: str | None = None,
+        preconditions: dict | None = None,
+        dry_run: bool = False,
+    ) -> dict:
+        ns = (namespace or "default") if rt.namespaced else ""
+        with self._lock:
+            obj = self.store.get(rt.name, ns, name)
+            md = obj["metadata"]
+            pre = preconditions or {}
+            if pre.get("uid") and pre["uid"] != md.get("uid"):
+                raise Conflict(f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {md.get('uid')}")
+            if pre.get("resourceVersion") and pre["resourceVersion"] != md.get("resourceVersion"):
+                raise Conflict.stale(rt.name, name, rt.group)
+            if dry_run:
+                return self._with_type(rt, obj)
+            if rt.name == "namespaces":
+                return self._delete_namespace(obj)
+            grace = self._graceful_period(rt, obj, grace_period_seconds)
+            if grace is not None and grace > 0:
+                return self._mark_deleting(rt, obj, grace)
+            if md.get("finalizers"):
+                return self._mark_deleting(rt, obj, 0)
+            return self._delete_now(rt, obj)
+
+    def _graceful_period(self, rt: ResourceType, obj: dict, requested: int | None) -> int | None:
+        """Pods only (upstream podStrategy.CheckGracefulDelete): unscheduled or finished pods
+        go at once; a second delete may only shorten the grace period."""
+        if rt.name != "pods":
+            return None
+        spec = obj.get("spec") or {}
+        grace = requested if requested is not None else spec.get("terminationGracePeriodSeconds", 30)
+        if grace is None or grace < 0:
+            grace = 30
+        if not spec.get("nodeName") or (obj.get("status") or {}).get("phase") in ("Failed", "Succeeded"):
+            return 0
+        md = obj["metadata"]
+        cur = md.get("deletionGracePeriodSeconds")
+        if md.get("deletionTimestamp") and cur is not None and grace >= cur:
+            return -1  # already terminating with a grace period at least as short: nothing to do
+        return grace
+
+    def _mark_deleting(self, rt: ResourceType, obj: dict, grace: int) -> dict:
+        md = obj["metadata"]
+        if grace < 0:
+            return self._with_type(rt, obj)
+        md["deletionTimestamp"] = now_rfc3339(grace)
+        md["deletionGracePeriodSeconds"] = grace
+        stored = self.store.update(rt.name, obj)
+        return stored
+
+    def _delete_now(self, rt: ResourceType, obj: dict) -> dict:
+        md = obj["metadata"]
+        deleted = self.store.delete(rt.name, md.get("namespace") or "", md["name"], expect_rv=md.get("resourceVersion"))
+        self.strategies[rt.name].after_delete(deleted)
+        if rt.namespaced:
+            self._maybe_finish_namespace(md.get("namespace") or "")
+        return self._with_type(rt, deleted)
+
+    def _delete_namespace(self, ns_obj: dict) -> dict:
+        """Mark the namespace Terminating, delete what it holds (pods gracefully), and remove it
+        once it is empty (the last final pod deletion finishes it)."""
+        name = ns_obj["metadata"]["name"]
+        if name in SYSTEM_NAMESPACES:
+            raise Forbidden(f'namespaces {go_quote(name)} is forbidden: this namespace may not be deleted')
+        if (ns_obj.get("status") or {}).get("phase") != "Terminating":
+            ns_obj.setdefault("status", {})["phase"] = "Terminating"
+            ns_obj["metadata"]["deletionTimestamp"] = now_rfc3339()
+            ns_obj = self.store.update("namespaces", ns_obj)
+        for rt in RESOURCES:
+            if not rt.namespaced:
+                continue
+            items, _ = self.store.list(rt.name, name)
+            for o in items:
+                try:
+                    self.delete(rt, name, o["metadata"]["name"])
+                except NotFound:
+                    pass
+        self._maybe_finish_namespace(name)
+        try:
+            return self._with_type(by_name("namespaces"), self.store.get("namespaces", "", name))
+        except NotFound:
+            return self._with_type(by_name("namespaces"), ns_obj)
+
+    def _maybe_finish_namespace(self, name: str) -> None:
+        try:
+            ns = self.store.get("namespaces", "", name)
+        except NotFound:
+            return
+        if (ns.get("status") or {}).get("phase") != "Terminating":
+            return
+        for rt in RESOURCES:
+            if rt.namespaced and self.store.list(rt.name, name)[0]:
+                return
+        self.store.delete("namespaces", "", name)
+
+    def _after_write(self, rt: ResourceType, stored: dict) -> None:
+        """An update that removed the last finalizer of a deleting object deletes it."""
+        md = stored.get("metadata") or {}
+        if md.get("deletionTimestamp") and not md.get("finalizers") and rt.name != "pods" and rt.name != "namespaces":
+            self._delete_now(rt, stored)
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def _check_type(self, rt: ResourceType, obj: dict) -> None:
+        if not isinstance(obj, dict):
+            raise BadRequest("the body of the request was in an unknown format")
+        kind = obj.get("kind")
+        av = obj.get("apiVersion")
+        if kind and kind != rt.kind:
+            raise BadRequest(f"the kind of the object ({kind}) does not match the resource ({rt.kind})")
+        if av and av != rt.api_version:
+            raise BadRequest(f"the API version in the data ({av}) does not match the expected API version ({rt.api_version})")
+        obj["kind"] = rt.kind
+        obj["apiVersion"] = rt.api_version
+
+    def _check_namespace(self, ns: str) -> None:
+        try:
+            nso = self.store.get("namespaces", "", ns)
+        except NotFound:
+            raise NotFound.of("namespaces", ns) from None
+        if (nso.get("status") or {}).get("phase") == "Terminating":
+            raise Forbidden(f"unable to create new content in namespace {ns} because it is being terminated")
+
+    @staticmethod
+    def _with_type(rt: ResourceType, obj: dict) -> dict:
+        obj.setdefault("kind", rt.kind)
+        obj.setdefault("apiVersion", rt.api_version)
+        return obj
