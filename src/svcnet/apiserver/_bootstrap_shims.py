@@ -7,16 +7,31 @@ import ipaddress
 
 
 def defaults_and_validation():
-    try:
-        from svcnet.api import defaults, validation
+    class _D:
+        @staticmethod
+        def apply_defaults(obj):
+            if obj.get("kind") == "Service":
+                spec = obj.setdefault("spec", {})
+                spec.setdefault("type", "ClusterIP")
+                spec.setdefault("sessionAffinity", "None")
+                if spec["type"] != "ExternalName":
+                    spec.setdefault("internalTrafficPolicy", "Cluster")
+                for p in spec.get("ports") or []:
+                    p.setdefault("protocol", "TCP")
+                    p.setdefault("targetPort", p.get("port"))
+            return obj
 
+    try:
+        from svcnet.api import defaults
+    except ImportError:
+        defaults = _D
+    try:
+        from svcnet.api import validation
+
+        if not hasattr(validation, "validate") or not hasattr(validation, "validate_status_update"):
+            raise ImportError("validation in progress")
         return defaults, validation
     except ImportError:
-
-        class _D:
-            @staticmethod
-            def apply_defaults(obj):
-                return obj
 
         class _V:
             @staticmethod
@@ -27,7 +42,7 @@ def defaults_and_validation():
             def validate_status_update(obj, old):
                 return []
 
-        return _D, _V
+        return defaults, _V
 
 
 def selectors():

@@ -515,6 +515,28 @@ class Registry:
             txn.commit()
             return stored
 
+    def bind(self, namespace: str, name: str, binding: dict) -> dict:
+        """``POST pods/<name>/binding``: set a pod's node once (upstream BindingREST)."""
+        target = (binding or {}).get("target") or {}
+        node = target.get("name")
+        if not node or target.get("kind", "Node") != "Node":
+            raise BadRequest("a binding needs target.kind Node and target.name")
+        rt = by_name("pods")
+        with self._lock:
+            pod = self.store.get("pods", namespace, name)
+            md = pod["metadata"]
+            if md.get("deletionTimestamp"):
+                raise Conflict(f"pod {name} is being deleted, cannot be assigned to a host")
+            cur = (pod.get("spec") or {}).get("nodeName")
+            if cur:
+                raise Conflict(f"pod {name} is already assigned to node {go_quote(cur)}")
+            pod.setdefault("spec", {})["nodeName"] = node
+            conds = [c for c in (pod.setdefault("status", {}).get("conditions") or []) if c.get("type") != "PodScheduled"]
+            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now_rfc3339()})
+            pod["status"]["conditions"] = conds
+            self.store.update("pods", pod)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
     # -- update ------------------------------------------------------------------------------
 
     def update(

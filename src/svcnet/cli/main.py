@@ -15,6 +15,7 @@ __all__ = ["COMMAND_MODULES", "app", "main"]
 #: the command modules, in the order ``svcnet --help`` lists them
 COMMAND_MODULES: tuple[str, ...] = (
     "svcnet.cli.cmd_validate",
+    "svcnet.cli.cmd_controlplane",
 )
 
 app = typer.Typer(

@@ -99,6 +99,8 @@ class Transport(Protocol):
         dry_run: bool = False,
     ) -> dict: ...
 
+    async def bind(self, namespace: str, name: str, node: str) -> dict: ...
+
     async def close(self) -> None: ...
 
 
@@ -246,6 +248,10 @@ class Client:
             preconditions=preconditions,
             dry_run=dry_run,
         )
+
+    async def bind_pod(self, name: str, node: str, namespace: str | None = None) -> dict:
+        """Assign a pod to a node (``POST pods/<name>/binding``), as a scheduler does."""
+        return await self.transport.bind(namespace or self.default_namespace, name, node)
 
     async def close(self) -> None:
         await self.transport.close()

@@ -120,6 +120,9 @@ class InProcessTransport:
             dry_run=dry_run,
         )
 
+    async def bind(self, namespace: str, name: str, node: str) -> dict:
+        return self.registry.bind(namespace, name, {"target": {"kind": "Node", "name": node}})
+
     async def close(self) -> None:
         return None
 
