@@ -21,8 +21,13 @@ Rules every backend keeps (the conformance tests in ``tests/store`` check them):
 5. Objects handed out by ``get``/``list`` are the caller's to mutate. Objects inside events are
    shared by every watcher: treat them as read-only.
 
+After ``close()`` every open watch has ended, and reads, writes and new watches raise
+:class:`~svcnet.api.errors.ServiceUnavailable`.
+
 Backends: :mod:`svcnet.store.memory` (tests) and :mod:`svcnet.store.sqlite` (the default).
-An etcd backend implements the same :class:`Store` protocol.
+An etcd backend implements the same :class:`Store` protocol. Both local backends also offer
+``list_raw(resource, namespace)`` - ``list`` with each object as its stored JSON bytes - which is
+not part of the protocol (an API server may use it when present to skip a parse/serialise).
 """
 
 from __future__ import annotations
@@ -120,7 +125,7 @@ class Store(Protocol):
         """The lowest ``since`` a watch can start from without Expired."""
 
     def close(self) -> None:
-        """Release files and end every open watch."""
+        """Release files and end every open watch. Idempotent."""
 
 
 class Watch:
@@ -212,6 +217,11 @@ class Watch:
         with self._cond:
             self._wakers.append(fn)
 
+    def remove_waker(self, fn: Callable[[], None]) -> None:
+        with self._cond:
+            if fn in self._wakers:
+                self._wakers.remove(fn)
+
     async def __aiter__(self) -> AsyncIterator[Event]:
         """Events as they come; ends when the watch closes (check ``error`` afterwards)."""
         loop = asyncio.get_running_loop()
@@ -224,18 +234,22 @@ class Watch:
                 pass
 
         self.add_waker(wake)
-        while True:
-            batch = self.drain()
-            if batch:
-                for ev in batch:
+        try:
+            while True:
+                # one at a time: a consumer that breaks out of the loop leaves the rest queued
+                with self._cond:
+                    ev = self._pending.popleft() if self._pending else None
+                if ev is not None:
                     yield ev
-                continue
-            if self._closed:
-                return
-            ready.clear()
-            if self._pending or self._closed:
-                continue
-            await ready.wait()
+                    continue
+                if self._closed:
+                    return
+                ready.clear()
+                if self._pending or self._closed:
+                    continue
+                await ready.wait()
+        finally:
+            self.remove_waker(wake)
 
 
 class EventLog:
@@ -259,8 +273,9 @@ class EventLog:
     def since(self, revision: int) -> list[Event]:
         """Events with revision > ``revision``. Raises Expired if some were compacted away."""
         if revision < self.compacted:
-            oldest = self._events[0].revision if self._events else self.compacted + 1
-            raise Expired.too_old(revision, oldest)
+            # upstream prints the oldest resumable revision, i.e. (first held event) - 1:
+            # staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go getAllEventsSinceLocked
+            raise Expired.too_old(revision, self.compacted)
         if not self._events or revision >= self._events[-1].revision:
             return []
         # events are in revision order; find the first one after `revision`
@@ -294,9 +309,23 @@ class WatchHub:
         watch._on_close = self._forget
         if backlog:
             watch.push([ev for ev in backlog if watch.matches(ev)])
+        if watch.closed:  # its backlog alone overflowed max_pending: never register it
+            return watch
         with self._lock:
             self._watches.add(watch)
         return watch
+
+    def wants(self, resource: str, namespace: str) -> bool:
+        """Whether an event of this resource and namespace would reach any open watch (so a
+        backend can skip building event objects nobody reads). Same matching as
+        :meth:`Watch.matches`."""
+        with self._lock:
+            for w in self._watches:
+                if (w.resource is None or w.resource == resource) and (
+                    not w.namespace or w.namespace == namespace
+                ):
+                    return True
+        return False
 
     def publish(self, ev: Event) -> None:
         with self._lock:

@@ -10,7 +10,7 @@ import threading
 
 import orjson
 
-from svcnet.api.errors import AlreadyExists, Conflict, NotFound
+from svcnet.api.errors import AlreadyExists, Conflict, NotFound, ServiceUnavailable
 from svcnet.api.resources import by_name
 from svcnet.store.base import (
     ADDED,
@@ -45,26 +45,32 @@ class MemoryStore:
         self._objects: dict[str, dict[tuple[str, str], tuple[int, bytes]]] = {}
         self._log = EventLog(history)
         self._hub = WatchHub()
+        self._closed = False
 
     # -- reads ---------------------------------------------------------------------------
 
     def get(self, resource: str, namespace: str, name: str) -> dict:
         with self._lock:
+            self._check_open()
             hit = self._objects.get(resource, {}).get((namespace or "", name))
         if hit is None:
             g = _gr(resource)
             raise NotFound.of(g[0], name, g[1])
         return orjson.loads(hit[1])
 
-    def list(self, resource: str, namespace: str | None = None) -> tuple[list[dict], int]:
+    def list_raw(self, resource: str, namespace: str | None = None) -> tuple[list[bytes], int]:
+        """Like :meth:`list`, but each object as its stored JSON bytes (no parse, no copy)."""
         with self._lock:
+            self._check_open()
             objs = self._objects.get(resource, {})
             if namespace:
                 keys = sorted(k for k in objs if k[0] == namespace)
             else:
                 keys = sorted(objs)
-            raw = [objs[k][1] for k in keys]
-            rev = self._rev
+            return [objs[k][1] for k in keys], self._rev
+
+    def list(self, resource: str, namespace: str | None = None) -> tuple[list[dict], int]:
+        raw, rev = self.list_raw(resource, namespace)
         return [orjson.loads(b) for b in raw], rev
 
     def revision(self) -> int:
@@ -78,6 +84,7 @@ class MemoryStore:
     def create(self, resource: str, obj: dict) -> dict:
         ns, name = object_key(obj)
         with self._lock:
+            self._check_open()
             objs = self._objects.setdefault(resource, {})
             if (ns, name) in objs:
                 g = _gr(resource)
@@ -88,6 +95,7 @@ class MemoryStore:
         ns, name = object_key(obj)
         want = (obj.get("metadata") or {}).get("resourceVersion")
         with self._lock:
+            self._check_open()
             cur = self._objects.get(resource, {}).get((ns, name))
             g = _gr(resource)
             if cur is None:
@@ -99,6 +107,7 @@ class MemoryStore:
     def delete(self, resource: str, namespace: str, name: str, *, expect_rv: str | None = None) -> dict:
         ns = namespace or ""
         with self._lock:
+            self._check_open()
             objs = self._objects.get(resource, {})
             cur = objs.get((ns, name))
             g = _gr(resource)
@@ -139,6 +148,7 @@ class MemoryStore:
     ) -> Watch:
         w = Watch(resource, namespace, max_pending=max_pending)
         with self._lock:
+            self._check_open()
             if since is None:
                 backlog = []
                 resources = [resource] if resource else sorted(self._objects)
@@ -151,5 +161,22 @@ class MemoryStore:
                 backlog = self._log.since(since)
             return self._hub.open(w, backlog)
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ServiceUnavailable("store is closed")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
+        """End every open watch; later reads, writes and watches raise ServiceUnavailable."""
+        with self._lock:
+            self._closed = True
         self._hub.close_all()
+
+    def __enter__(self) -> "MemoryStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
