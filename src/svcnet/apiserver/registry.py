@@ -10,7 +10,7 @@ bypassed. The order of operations follows the kube-apiserver's generic registry 
 CREATE  namespace checks -> default -> generateName -> system metadata (uid, creationTimestamp,
         generation) -> prepare -> allocate (``begin_create``) -> validate -> store -> commit.
 UPDATE  read current -> preconditions (resourceVersion, uid) -> default -> carry system metadata
-        -> prepare -> allocate -> validate -> no-op check (nothing written if nothing changed)
+        -> allocate (``begin_update``) -> prepare -> validate -> no-op check (nothing written if nothing changed)
         -> conditional store update (retried on a race when the request was unconditional).
 PATCH   read current -> apply the patch (``patch.py``) -> UPDATE with the current version,
         retried on conflict.
@@ -39,9 +39,8 @@ from typing import Any
 
 import orjson
 
-from svcnet.apiserver import _bootstrap_shims as _shims
-
-api_defaults, api_validation = _shims.defaults_and_validation()
+from svcnet.api import defaults as api_defaults
+from svcnet.api import validation as api_validation
 from svcnet.api.errors import (
     AlreadyExists,
     APIError,
@@ -54,9 +53,10 @@ from svcnet.api.errors import (
     NotFound,
     go_quote,
 )
-object_fields, parse_field_selector, parse_label_selector = _shims.selectors()
+from svcnet.api.labels import object_fields, parse_field_selector, parse_label_selector
 from svcnet.api.resources import RESOURCES, ResourceType, by_name
 from svcnet.apiserver.patch import PatchError, apply_patch
+from svcnet.apiserver.services import ServiceConfig, ServiceStrategy, kubernetes_service_ip
 from svcnet.apiserver.strategy import Strategy, Txn
 from svcnet.store.base import ADDED, DELETED, MODIFIED, Event, Store, Watch
 
@@ -129,11 +129,11 @@ class _EndpointsStrategy(_NoStatusStrategy):
 
 
 def _default_strategies(config: ClusterConfig) -> dict[str, Strategy]:
-    service_strategy = _shims.service_strategy(config)
+    svc_config = ServiceConfig(service_cidrs=config.service_cidrs, node_port_range=config.node_port_range)
     s: dict[str, Strategy] = {}
     for rt in RESOURCES:
         if rt.name == "services":
-            s[rt.name] = service_strategy(rt) if service_strategy else _GenericStrategy(rt)
+            s[rt.name] = ServiceStrategy(rt, svc_config)
         elif rt.name == "namespaces":
             s[rt.name] = _NamespaceStrategy(rt)
         elif rt.name == "pods":
@@ -250,33 +250,56 @@ class RegistryWatch:
     async def frames(self, timeout_seconds: float | None = None) -> AsyncIterator[dict]:
         """Frames until the watch closes or ``timeout_seconds`` pass. Raises the error that
         closed the watch (``Expired`` for a slow consumer)."""
+        async for batch in self.batches(timeout_seconds):
+            for _rev, f in batch:
+                yield f
+
+    async def batches(self, timeout_seconds: float | None = None) -> AsyncIterator[list[tuple[int, dict]]]:
+        """Like :meth:`frames`, but everything that is queued at once comes as one list of
+        ``(revision, frame)``, so the HTTP edge can send it in one write: with 50 watchers
+        at 1,000 events/s, one TLS write per frame per watcher is what limits the server."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_seconds if timeout_seconds else None
         ready = asyncio.Event()
+        loop_thread = threading.get_ident()
 
         def wake() -> None:
+            # called by the writer, usually on this loop's own thread (the registry runs
+            # in the server's loop): then set the event directly instead of paying for a
+            # call_soon_threadsafe (a self-pipe write) per watcher per event
+            if threading.get_ident() == loop_thread:
+                ready.set()
+                return
             try:
                 loop.call_soon_threadsafe(ready.set)
             except RuntimeError:
                 pass
 
+        def frames_of(events: list[Event]) -> list[tuple[int, dict]]:
+            out = []
+            for ev in events:
+                f = self.frame(ev)
+                if f is not None:
+                    out.append((ev.revision, f))
+            return out
+
         self.watch.add_waker(wake)
         try:
             while True:
-                for ev in self.watch.drain():
-                    f = self.frame(ev)
-                    if f is not None:
-                        yield f
+                # clear before draining: an event queued after the drain (from another
+                # thread) sets the flag again, so it is never slept through
+                ready.clear()
+                batch = frames_of(self.watch.drain())
+                if batch:
+                    yield batch
                 if self.watch.closed:
-                    for ev in self.watch.drain():
-                        f = self.frame(ev)
-                        if f is not None:
-                            yield f
+                    batch = frames_of(self.watch.drain())
+                    if batch:
+                        yield batch
                     if self.watch.error is not None:
                         raise self.watch.error
                     return
-                ready.clear()
-                if self.watch.closed:
+                if ready.is_set():
                     continue
                 wait = self.BOOKMARK_INTERVAL if self.allow_bookmarks else None
                 if deadline is not None:
@@ -292,15 +315,16 @@ class RegistryWatch:
                 except asyncio.TimeoutError:
                     if self.allow_bookmarks and (deadline is None or loop.time() < deadline):
                         rev = max(self.last_revision, self.registry.store.revision())
-                        yield {
+                        yield [(rev, {
                             "type": "BOOKMARK",
                             "object": {
                                 "kind": self.rt.kind,
                                 "apiVersion": self.rt.api_version,
                                 "metadata": {"resourceVersion": str(rev)},
                             },
-                        }
+                        })]
         finally:
+            self.watch.remove_waker(wake)
             self.watch.close()
 
     def close(self) -> None:
@@ -335,7 +359,6 @@ class Registry:
             self._bootstrapped = True
 
     def _ensure_kubernetes_service(self) -> None:
-        kubernetes_service_ip = _shims.kubernetes_service_ip()
         rt = by_name("services")
         try:
             self.store.get("services", "default", "kubernetes")
@@ -595,9 +618,17 @@ class Registry:
                     md[k] = omd[k]
                 else:
                     md.pop(k, None)
-            strat.prepare_for_update(obj, old)
+            # upstream genericregistry Store.Update calls BeginUpdate (patchAllocatedValues,
+            # normalizeClusterIPs, allocation) *before* rest.BeforeUpdate (PrepareForUpdate:
+            # dropTypeDependentFields). The order matters: a client re-sending only the old
+            # clusterIP while converting to ExternalName gets clusterIPs filled in by the
+            # normalisation, so the strategy then sees the IPs unchanged and wipes them
+            # (service-api.md 7.25 "re-sending the old clusterIP"); the other way round the
+            # request fails with "spec.clusterIPs: Forbidden".
+            # staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go (Store.Update)
             txn = strat.begin_update(obj, old, dry_run=dry_run)
             try:
+                strat.prepare_for_update(obj, old)
                 errs = strat.validate_update(obj, old)
             except BaseException:
                 txn.revert()

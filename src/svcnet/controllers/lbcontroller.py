@@ -1,0 +1,81 @@
+"""The LoadBalancer IP controller: the event-driven shell around
+:class:`svcnet.controllers.lbipam.LoadBalancerIPController`.
+
+It watches Services, asks the pure controller what ``status.loadBalancer`` should be, and writes
+it through the ``services/<name>/status`` subresource (as MetalLB does). After the first list it
+re-marks the addresses recorded in stored statuses before deciding anything, so assignments
+survive restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from svcnet.api.errors import NotFound
+from svcnet.client.base import Client
+from svcnet.client.informer import Informer
+from svcnet.client.workqueue import WorkQueue, run_workers
+from svcnet.controllers.lbipam import LBIPAM, LBPool, LoadBalancerIPController
+
+__all__ = ["LoadBalancerController", "parse_pools"]
+
+log = logging.getLogger(__name__)
+
+
+def parse_pools(specs: tuple[str, ...] | list[str]) -> list[LBPool]:
+    """``["127.240.0.0/24", "10.0.0.10-10.0.0.20"]`` -> pools named pool-0, pool-1, ..."""
+    return [LBPool(name=f"pool-{i}", addresses=(s,), avoid_buggy_ips=True) for i, s in enumerate(specs)]
+
+
+class LoadBalancerController:
+    def __init__(self, client: Client, *, pools: tuple[str, ...] = ("127.240.0.0/24",)):
+        self.client = client
+        self.ctl = LoadBalancerIPController(LBIPAM(parse_pools(pools)))
+        self.services = Informer(client, "services")
+        self.queue = WorkQueue()
+        self._synced = False
+
+    def _key(self, svc: dict) -> tuple[str, str]:
+        return svc["metadata"].get("namespace", ""), svc["metadata"]["name"]
+
+    def _on_delete(self, svc: dict) -> None:
+        self.ctl.on_delete(svc)
+        # an address freed here may let a pending Service get one
+        for other in self.services.list():
+            if ((other.get("spec") or {}).get("type")) == "LoadBalancer":
+                self.queue.add(self._key(other))
+
+    async def run(self) -> None:
+        self.services.add_handler(
+            lambda s: self.queue.add(self._key(s)),
+            lambda _o, n: self.queue.add(self._key(n)),
+            self._on_delete,
+        )
+        task = self.services.start()
+        try:
+            await self.services.wait_synced()
+            for svc, patch in zip(self.services.list(), self.ctl.resync(self.services.list())):
+                if patch is not None:
+                    await self._write(svc, patch)
+            self._synced = True
+            await run_workers(self.queue, self._sync, name="loadbalancer-ipam")
+        finally:
+            self.queue.shutdown()
+            task.cancel()
+
+    async def _sync(self, key: tuple[str, str]) -> None:
+        svc = self.services.get(*key)
+        if svc is None:
+            return
+        patch = self.ctl.on_upsert(svc)
+        if patch is not None:
+            await self._write(svc, patch)
+
+    async def _write(self, svc: dict, patch: dict) -> None:
+        ns, name = self._key(svc)
+        try:
+            await self.client.patch("services", name, patch, ns, subresource="status")
+            ingress = (patch["status"].get("loadBalancer") or {}).get("ingress") or []
+            log.info("service %s/%s: load balancer ingress %s", ns, name, [i.get("ip") for i in ingress] or "<pending>")
+        except NotFound:
+            self.ctl.on_delete(svc)
