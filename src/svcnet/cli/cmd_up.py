@@ -62,9 +62,9 @@ def register(app: typer.Typer) -> None:
                 await cluster.wait_ready()
                 typer.echo(banner(cluster))
                 if apply:
-                    from svcnet.cli.cmd_apply import apply_paths
+                    from svcnet.cli.cmd_apply import run_apply
 
-                    await apply_paths(cluster.client, apply, out=sys.stdout, err=sys.stderr)
+                    await run_apply(cluster.client, list(apply), out=sys.stdout, err=sys.stderr)
                 await stop.wait()
                 typer.echo("stopping...")
             finally:

@@ -14,8 +14,14 @@ __all__ = ["COMMAND_MODULES", "app", "main"]
 
 #: the command modules, in the order ``svcnet --help`` lists them
 COMMAND_MODULES: tuple[str, ...] = (
+    "svcnet.cli.cmd_demo",
+    "svcnet.cli.cmd_up",
     "svcnet.cli.cmd_validate",
     "svcnet.cli.cmd_controlplane",
+    "svcnet.cli.cmd_apply",
+    "svcnet.cli.cmd_get",
+    "svcnet.cli.cmd_describe",
+    "svcnet.cli.cmd_delete",
 )
 
 app = typer.Typer(
