@@ -53,8 +53,9 @@ class BoundedFrequencyRunner:
                 deadline = min(deadline, self._retry_at)
             if not self._wanted.is_set():
                 try:
-                    await asyncio.wait_for(self._wanted.wait(), max(deadline - now, 0))
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(max(deadline - now, 0)):
+                        await self._wanted.wait()
+                except TimeoutError:
                     pass
             # space syncs by min_interval
             wait = self._last_end + self.min_interval - loop.time()
