@@ -177,19 +177,31 @@ async def chaos(client: Client, stats: DemoStats, stop: asyncio.Event, every: fl
 
 
 def render(stats: DemoStats, targets: list[Target]):
+    """One row per pod (deleted ones dimmed), one column per address, plus the share of all
+    requests each pod served."""
     from rich.console import Group
     from rich.panel import Panel
     from rich.table import Table
 
-    pods = sorted(stats.by_pod)
-    t = Table(title="which pod answered, per address", expand=False)
-    t.add_column("address")
-    for p in pods:
-        t.add_column(f"{p}\n{stats.pod_ips.get(p, '')}", justify="right")
+    addresses = "   ".join(f"[bold]{t.label}[/] {t.host}:{t.port}" for t in targets)
+    t = Table(title="requests served, per pod and per address", title_justify="left")
+    t.add_column("pod")
+    t.add_column("pod IP")
     for tg in targets:
-        c = stats.by_target.get(tg.label, Counter())
-        t.add_row(f"{tg.label}  {tg.host}:{tg.port}", *[str(c.get(p, 0)) or "" for p in pods])
-    head = f"requests ok: [bold green]{stats.ok}[/]   failed: [bold {'red' if stats.failed else 'green'}]{stats.failed}[/]   pods deleted: {len(stats.deleted)}"
+        t.add_column(tg.label.replace("NodePort ", "NodePort\n"), justify="right")
+    t.add_column("share", justify="right")
+    total = sum(stats.by_pod.values()) or 1
+    for pod in stats.by_pod:  # first-seen order: replacements appear at the bottom
+        gone = pod in stats.deleted
+        cells = [str(stats.by_target.get(tg.label, Counter()).get(pod, 0)) for tg in targets]
+        share = f"{100 * stats.by_pod[pod] / total:4.1f}%"
+        style = "dim strike" if gone else ""
+        t.add_row(pod + (" (deleted)" if gone else ""), stats.pod_ips.get(pod, ""), *cells, share, style=style)
+    ok_style = "red" if stats.failed else "green"
+    head = (
+        f"requests ok: [bold green]{stats.ok}[/]   failed: [bold {ok_style}]{stats.failed}[/]   "
+        f"pods deleted: {len(stats.deleted)}\n{addresses}"
+    )
     parts = [head, t, Panel("\n".join(stats.events) or "(none yet)", title="events")]
     if stats.errors:
         parts.append(Panel("\n".join(stats.errors), title="failures", style="red"))

@@ -60,6 +60,7 @@ from svcnet.kubelet.envvars import EnvError, container_env, expand_command
 from svcnet.kubelet.images import ENV_PORTS, REASON_NOT_SUPPORTED, format_ports, plan_exec
 from svcnet.kubelet.ipam import IPAMExhausted, PodIPAM
 from svcnet.kubelet.node import NodeRegistration
+from svcnet.kubelet.lifecycle import MIN_GRACE_AFTER_HOOK, run_pre_stop
 from svcnet.kubelet.probes import (
     KINDS,
     SUCCESS,
@@ -284,7 +285,7 @@ class PodWorker:
                     self.pstates[key] = on_deletion(ps, self.pstates[key])
         for name, proc in list(self.procs.items()):
             if proc.running and not self._task_running(name):
-                self._spawn(name, "kill", self._kill(name, self._grace()))
+                self._spawn(name, "kill", self._kill(name, self._grace(), pre_stop=True))
         return min(self._probe_step(now, only_readiness=True), default=None)
 
     def _grace(self) -> float:
@@ -394,14 +395,30 @@ class PodWorker:
         self.recs[name] = P.on_exited(rec, term)
         self.wake.set()
 
-    async def _kill(self, name: str, grace: float) -> None:
+    async def _kill(self, name: str, grace: float, *, pre_stop: bool = False) -> None:
         proc = self.procs.get(name)
         if proc is not None:
+            if pre_stop and proc.running:
+                grace = await self._pre_stop(name, grace)
             await proc.stop(grace)
             w = self.tasks.get(f"exit:{name}")
             if w is not None:
                 await asyncio.shield(w)
         self.wake.set()
+
+    async def _pre_stop(self, name: str, grace: float) -> float:
+        """Run the preStop hook inside the grace period; the grace left for SIGTERM."""
+        c = self._containers().get(name, {})
+        if not (c.get("lifecycle") or {}).get("preStop"):
+            return grace
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        cwd = c.get("workingDir") or (str(self.dir) if self.dir.exists() else None)
+        err = await run_pre_stop(c, self.ip or "", env=self.envs.get(name), cwd=cwd, timeout=grace)
+        if err:
+            log.info("pod %s/%s: container %s: %s", self.ns, self.name, name, err)
+        left = grace - (loop.time() - t0)
+        return left if left > 0 else MIN_GRACE_AFTER_HOOK
 
     async def _probe(self, key: tuple[str, str], started_at: float, cid: str) -> None:
         name, kind = key
