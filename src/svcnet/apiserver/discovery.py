@@ -18,12 +18,14 @@ from svcnet.api.resources import RESOURCES, ResourceType
 
 __all__ = [
     "KUBERNETES_VERSION",
+    "OPENAPI_V2_PROTOBUF",
     "api_group",
     "api_group_list",
     "api_resource_list",
     "api_versions",
     "group_versions",
     "openapi_v2",
+    "openapi_v2_protobuf",
     "openapi_v3_group",
     "openapi_v3_index",
     "version_info",
@@ -177,6 +179,42 @@ def openapi_v2() -> dict:
         "paths": _paths(list(RESOURCES), False),
         "definitions": {_schema_name(r): _schema(r) for r in RESOURCES},
     }
+
+
+#: the media type /openapi/v2 answers in protobuf with. kubectl asks for the older
+#: ``...spec.v2@v1.0+protobuf`` spelling, but client-go's ``mime.ParseMediaType`` rejects an
+#: ``@`` in a response Content-Type, so the server answers with the dotted form, as
+#: kube-openapi's handler does (``subTypeProtobuf`` for ``subTypeProtobufDeprecated``).
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
+
+def _pb_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _pb_bytes(field: int, data: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2: strings and sub-messages)."""
+    return _pb_varint(field << 3 | 2) + _pb_varint(len(data)) + data
+
+
+def openapi_v2_protobuf() -> bytes:
+    """``/openapi/v2`` as the gnostic ``openapi_v2.Document`` protobuf that kubectl <= 1.27
+    parses before ``create``/``apply`` (it fails on a JSON answer). Only ``swagger``, ``info``
+    and an empty ``paths`` are encoded (fields 1, 2 and 8 of
+    github.com/google/gnostic-models/openapiv2/OpenAPIv2.proto): with no definitions kubectl
+    finds no client-side schema for a kind, so it skips client-side validation and relies on
+    the server (``fieldValidation``, advertised in the v3 documents), and ``apply`` computes
+    strategic merge patches from its compiled-in Go types, as it does for any unknown schema."""
+    info = _pb_bytes(1, b"Kubernetes (svcnet)") + _pb_bytes(2, f"v{'.'.join(map(str, KUBERNETES_VERSION))}".encode())
+    return _pb_bytes(1, b"2.0") + _pb_bytes(2, info) + _pb_bytes(8, b"")
 
 
 def _gv_path(group: str, version: str) -> str:

@@ -39,11 +39,11 @@ from svcnet.api.errors import (
     UnsupportedMediaType,
 )
 from svcnet.api.resources import RESOURCES, ResourceType
-from svcnet.apiserver import discovery
+from svcnet.apiserver import discovery, fieldvalidation
 from svcnet.apiserver.auth import TokenAuth, User
 from svcnet.apiserver.registry import Registry
 
-__all__ = ["Target", "make_app", "parse_path"]
+__all__ = ["HANDLER", "Target", "make_app", "parse_path"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,9 @@ PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/strategic-merge-patch+json": "strategic",
 }
+
+#: ``app[HANDLER]`` is the application's :class:`APIHandler` (its counters, frame cache)
+HANDLER: "web.AppKey[APIHandler]" = web.AppKey("handler")
 
 _BY_GV_NAME: dict[tuple[str, str, str], ResourceType] = {(r.group, r.version, r.name): r for r in RESOURCES}
 
@@ -136,8 +139,30 @@ def _wants_table(request: web.Request) -> bool:
     return False
 
 
-def _json_response(obj: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type=JSON)
+#: bodies svcnet cannot decode: typed client-go clients (kubectl >= 1.32's ``create service``
+#: and ``create namespace``) send protobuf, newer ones may send CBOR. A 415 says so plainly instead of a JSON
+#: decode error about invalid UTF-8.
+_BINARY_BODIES = ("application/vnd.kubernetes.protobuf", "application/cbor")
+
+
+def _check_json_body(request: web.Request) -> None:
+    if request.content_type in _BINARY_BODIES:
+        raise UnsupportedMediaType(
+            f"the body of the request was in an unknown format - svcnet accepts application/json "
+            f"and application/yaml, not {request.content_type}"
+        )
+
+
+def _warning_header(text: str) -> str:
+    """RFC 7234 warn-value as the kube-apiserver sends it: ``299 - "<text>"``."""
+    return '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _json_response(obj: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+    resp = web.Response(body=orjson.dumps(obj), status=status, content_type=JSON)
+    for w in warnings or ():
+        resp.headers.add("Warning", _warning_header(w))
+    return resp
 
 
 def _error_response(err: APIError) -> web.Response:
@@ -145,14 +170,20 @@ def _error_response(err: APIError) -> web.Response:
 
 
 class _FrameCache:
-    """Bytes of recent watch frames, keyed by (revision, type), shared across watchers."""
+    """Bytes of recent watch frames, shared across watchers.
+
+    Keyed by (revision, type, resource, namespace, name), not by revision alone: a watch that
+    starts without a resourceVersion first gets one synthetic ADDED per existing object, all
+    at the *current* revision, so (revision, type) would hand the first object's bytes out
+    for every other one (and across resources that share a name)."""
 
     def __init__(self, size: int = 4096):
         self.size = size
-        self._d: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self._d: OrderedDict[tuple[int, str, str, str, str], bytes] = OrderedDict()
 
-    def get(self, rev: int, frame: dict) -> bytes:
-        key = (rev, frame["type"])
+    def get(self, rev: int, frame: dict, resource: str) -> bytes:
+        md = frame["object"].get("metadata") or {}
+        key = (rev, frame["type"], resource, md.get("namespace") or "", md.get("name") or "")
         b = self._d.get(key)
         if b is None:
             b = orjson.dumps(frame) + b"\n"
@@ -208,6 +239,9 @@ class APIHandler:
         elif t.doc == "resources":
             doc = discovery.api_resource_list(t.group, t.version)
         elif t.doc == "openapi/v2":
+            # kubectl <= 1.27 asks for (and only parses) the protobuf form before create/apply
+            if "protobuf" in request.headers.get("Accept", ""):
+                return web.Response(body=discovery.openapi_v2_protobuf(), content_type=discovery.OPENAPI_V2_PROTOBUF)
             doc = discovery.openapi_v2()
         elif t.doc == "openapi/v3":
             doc = discovery.openapi_v3_index()
@@ -246,6 +280,12 @@ class APIHandler:
         if verb == "watch":
             return await self._watch(request, rt, t, field_selector)
         if verb == "list":
+            plain = not (q.get("labelSelector") or field_selector or q.get("limit") or q.get("continue"))
+            if plain and not _wants_table(request):
+                # the common unfiltered LIST: splice the stored bytes, no parse/serialise per object
+                raw = reg.list_json(rt, t.namespace)
+                if raw is not None:
+                    return web.Response(body=raw, content_type=JSON)
             lst = reg.list(
                 rt,
                 t.namespace,
@@ -268,11 +308,11 @@ class APIHandler:
                 return _json_response(reg.bind(t.namespace or "default", t.name, await self._body(request)), 201)
             if t.name:
                 raise MethodNotAllowed("POST is not allowed on a named resource")
-            body = await self._body(request)
-            return _json_response(reg.create(rt, t.namespace, body, dry_run=dry_run), 201)
+            body, warnings = self._fields(rt, await self._body(request), q)
+            return _json_response(reg.create(rt, t.namespace, body, dry_run=dry_run), 201, warnings)
         if verb == "update":
-            body = await self._body(request)
-            return _json_response(reg.update(rt, t.namespace, t.name or "", body, subresource=t.subresource, dry_run=dry_run))
+            body, warnings = self._fields(rt, await self._body(request), q)
+            return _json_response(reg.update(rt, t.namespace, t.name or "", body, subresource=t.subresource, dry_run=dry_run), 200, warnings)
         if verb == "patch":
             ctype = request.content_type
             if ctype == "application/apply-patch+yaml":
@@ -280,8 +320,12 @@ class APIHandler:
             ptype = PATCH_TYPES.get(ctype)
             if ptype is None:
                 raise UnsupportedMediaType(f"the body of the request was in an unknown format - accepted media types include: {', '.join(PATCH_TYPES)}")
-            patch = orjson.loads(await request.read() or b"null")
-            return _json_response(reg.patch(rt, t.namespace, t.name or "", patch, patch_type=ptype, subresource=t.subresource, dry_run=dry_run))
+            try:
+                patch = orjson.loads(await request.read() or b"null")
+            except orjson.JSONDecodeError as e:  # a 400, not a 500
+                raise BadRequest(f"the body of the request was in an unknown format: {e}") from None
+            patch, warnings = self._fields(rt, patch, q, is_patch=True)
+            return _json_response(reg.patch(rt, t.namespace, t.name or "", patch, patch_type=ptype, subresource=t.subresource, dry_run=dry_run), 200, warnings)
         if verb == "delete":
             opts = await self._delete_options(request)
             return _json_response(
@@ -305,7 +349,24 @@ class APIHandler:
                 pass
         return _json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})
 
+    @staticmethod
+    def _fields(rt: ResourceType, body: Any, q: Any, *, is_patch: bool = False) -> tuple[Any, list[str]]:
+        """Unknown fields per ``?fieldValidation=`` (Strict: 400; Warn, the default: dropped
+        with a Warning header; Ignore: dropped). See :mod:`svcnet.apiserver.fieldvalidation`."""
+        try:
+            directive = fieldvalidation.parse_directive(q.get("fieldValidation"))
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
+        if is_patch:
+            body, warnings, err = fieldvalidation.check_patch(rt.name, body, directive)
+        else:
+            body, warnings, err = fieldvalidation.check_body(rt.name, rt.kind, rt.version, body, directive)
+        if err is not None:
+            raise BadRequest(err)
+        return body, warnings
+
     async def _body(self, request: web.Request) -> dict:
+        _check_json_body(request)
         raw = await request.read()
         try:
             if request.content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
@@ -323,6 +384,7 @@ class APIHandler:
         opts: dict[str, Any] = {}
         raw = await request.read()
         if raw.strip():
+            _check_json_body(request)
             try:
                 opts = orjson.loads(raw)
             except orjson.JSONDecodeError:
@@ -339,17 +401,23 @@ class APIHandler:
     def _table(self, rt: ResourceType, items: list[dict], meta: dict, request: web.Request) -> dict:
         from svcnet.apiserver.tables import to_table
 
-        return to_table(
-            rt,
-            items,
-            resource_version=meta.get("resourceVersion", ""),
-            continue_=meta.get("continue"),
-            include_object=request.query.get("includeObject", "Metadata"),
-        )
+        try:
+            return to_table(
+                rt,
+                items,
+                resource_version=meta.get("resourceVersion", ""),
+                continue_=meta.get("continue"),
+                include_object=request.query.get("includeObject", "Metadata"),
+            )
+        except ValueError as e:  # a bad includeObject: 400 as upstream, not a 500
+            raise BadRequest(str(e)) from None
 
     async def _watch(self, request: web.Request, rt: ResourceType, t: Target, field_selector: str | None) -> web.StreamResponse:
         q = request.query
         table = _wants_table(request)
+        include_object = q.get("includeObject", "Metadata")
+        if table and include_object not in ("Metadata", "Object", "None"):  # before a watch is opened
+            raise BadRequest(f"unrecognized includeObject value: {include_object!r}")
         resp = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache, private"})
         resp.enable_chunked_encoding()
         try:
@@ -370,18 +438,26 @@ class APIHandler:
         if q.get("timeoutSeconds", "").isdigit():
             timeout = int(q["timeoutSeconds"])
         shared = rw.matcher.everything and not table
+        first_row = True
         await resp.prepare(request)
         self.active_watches += 1
         try:
-            async for frame in rw.frames(timeout):
-                if table and frame["type"] != "BOOKMARK":
-                    obj = frame["object"]
-                    body = orjson.dumps({"type": frame["type"], "object": self._table(rt, [obj], {"resourceVersion": obj["metadata"].get("resourceVersion", "")}, request)}) + b"\n"
-                elif shared and frame["type"] != "BOOKMARK":
-                    body = self.frames.get(rw.last_revision, frame)
-                else:
-                    body = orjson.dumps(frame) + b"\n"
-                await resp.write(body)
+            from svcnet.apiserver.tables import table_row_for_watch
+
+            # everything queued at once goes out in one write (one TLS record, one chunk)
+            async for batch in rw.batches(timeout):
+                parts = []
+                for rev, frame in batch:
+                    if table and frame["type"] != "BOOKMARK":
+                        # one-row Tables; column definitions only with the first, as
+                        # upstream's watch encoder sends them
+                        parts.append(orjson.dumps(table_row_for_watch(rt, frame, first=first_row, include_object=include_object)) + b"\n")
+                        first_row = False
+                    elif shared and frame["type"] != "BOOKMARK":
+                        parts.append(self.frames.get(rev, frame, rt.name))
+                    else:
+                        parts.append(orjson.dumps(frame) + b"\n")
+                await resp.write(parts[0] if len(parts) == 1 else b"".join(parts))
         except APIError as e:
             try:
                 await resp.write(orjson.dumps({"type": "ERROR", "object": e.status}) + b"\n")
@@ -403,6 +479,7 @@ def make_app(registry: Registry, *, auth: TokenAuth | None = None, server_addres
     """The aiohttp application serving the Kubernetes API over ``registry``."""
     app = web.Application(client_max_size=16 * 1024 * 1024)
     handler = APIHandler(registry, auth, server_address)
-    app["handler"] = handler
-    app.router.add_route("*", "/{tail:.*}", handler)
+    app[HANDLER] = handler
+    # the bound coroutine method, not the instance: aiohttp deprecates non-coroutine handlers
+    app.router.add_route("*", "/{tail:.*}", handler.__call__)
     return app

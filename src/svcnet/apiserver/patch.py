@@ -23,6 +23,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
+
 __all__ = [
     "MERGE_KEYS",
     "PatchError",
@@ -41,16 +43,38 @@ class PatchError(ValueError):
 # RFC 7386
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data: an orjson round trip (~10x faster than ``copy.deepcopy``),
+    falling back to deepcopy for anything that is not plain JSON."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:
+        return copy.deepcopy(value)
+
+
 def apply_merge_patch(original: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(original) if isinstance(original, dict) else {}
+        return _copy(patch)
+    # copy the original once and merge into the copy (copying again at every level of the
+    # recursion made each PATCH deep-copy the object once per nesting level)
+    result = _copy(original) if isinstance(original, dict) else {}
+    _merge_into(result, patch)
+    return result
+
+
+def _merge_into(target: dict, patch: dict) -> None:
     for k, v in patch.items():
         if v is None:
-            result.pop(k, None)
+            target.pop(k, None)
+        elif isinstance(v, dict):
+            cur = target.get(k)
+            if not isinstance(cur, dict):
+                cur = target[k] = {}
+            _merge_into(cur, v)
         else:
-            result[k] = apply_merge_patch(result.get(k), v)
-    return result
+            target[k] = _copy(v)
 
 
 # ---------------------------------------------------------------------------------------------

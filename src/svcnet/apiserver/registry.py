@@ -163,6 +163,17 @@ def _md(obj: dict) -> dict:
     return md
 
 
+def _json_copy(obj: Any) -> Any:
+    """A deep copy of a request body (the caller's object is never modified). An orjson round
+    trip is ~10x faster than ``copy.deepcopy`` on API objects, which made deepcopy a tenth of
+    the control plane's time at 100,000 Pods (bench/controlplane.py); anything that is not
+    plain JSON (a non-string key, an oversized int) takes the slow, exact way."""
+    try:
+        return orjson.loads(orjson.dumps(obj))
+    except (TypeError, orjson.JSONEncodeError):
+        return copy.deepcopy(obj)
+
+
 def _without_rv(obj: dict) -> dict:
     o = copy.copy(obj)
     md = dict(o.get("metadata") or {})
@@ -311,8 +322,11 @@ class RegistryWatch:
                     if wait is None:
                         await ready.wait()
                     else:
-                        await asyncio.wait_for(ready.wait(), wait)
-                except asyncio.TimeoutError:
+                        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
+                        # that lands together with an event (CPython gh-86296)
+                        async with asyncio.timeout(wait):
+                            await ready.wait()
+                except TimeoutError:
                     if self.allow_bookmarks and (deadline is None or loop.time() < deadline):
                         rev = max(self.last_revision, self.registry.store.revision())
                         yield [(rev, {
@@ -468,6 +482,19 @@ class Registry:
             o.pop("kind", None)
         return {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": out}
 
+    def list_json(self, rt: ResourceType, namespace: str | None = None) -> bytes | None:
+        """The unfiltered, unpaged ``<Kind>List`` as JSON bytes spliced from the store's stored
+        bytes (``list_raw``) without parsing and re-serialising every object - what LISTs of
+        10,000 Services cost most. None when the store has no ``list_raw``. The items keep
+        their ``apiVersion``/``kind`` (the dict path strips them, as upstream does); clients
+        ignore them."""
+        list_raw = getattr(self.store, "list_raw", None)
+        if list_raw is None:
+            return None
+        raw, rev = list_raw(rt.name, namespace if rt.namespaced else None)
+        head = orjson.dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(rev)}})
+        return head[:-1] + b',"items":[' + b",".join(raw) + b"]}"
+
     def watch(
         self,
         rt: ResourceType,
@@ -494,7 +521,7 @@ class Registry:
     # -- create ------------------------------------------------------------------------------
 
     def create(self, rt: ResourceType, namespace: str | None, obj: dict, *, dry_run: bool = False) -> dict:
-        obj = copy.deepcopy(obj)
+        obj = _json_copy(obj)
         self._check_type(rt, obj)
         md = _md(obj)
         if rt.namespaced:
@@ -572,7 +599,7 @@ class Registry:
         subresource: str | None = None,
         dry_run: bool = False,
     ) -> dict:
-        obj = copy.deepcopy(obj)
+        obj = _json_copy(obj)
         self._check_type(rt, obj)
         md = _md(obj)
         ns = (namespace or md.get("namespace") or "default") if rt.namespaced else ""
@@ -723,6 +750,8 @@ class Registry:
             if rt.name == "namespaces":
                 return self._delete_namespace(obj)
             grace = self._graceful_period(rt, obj, grace_period_seconds)
+            if grace is not None and grace < 0:
+                return self._with_type(rt, obj)  # already terminating with a shorter grace period
             if grace is not None and grace > 0:
                 return self._mark_deleting(rt, obj, grace)
             if md.get("finalizers"):
@@ -748,8 +777,6 @@ class Registry:
 
     def _mark_deleting(self, rt: ResourceType, obj: dict, grace: int) -> dict:
         md = obj["metadata"]
-        if grace < 0:
-            return self._with_type(rt, obj)
         md["deletionTimestamp"] = now_rfc3339(grace)
         md["deletionGracePeriodSeconds"] = grace
         stored = self.store.update(rt.name, obj)

@@ -64,6 +64,10 @@ class InformerCore:
     """The informer's state machine: cache, resume point and what to do next."""
 
     cache: dict[tuple[str, str], dict] = field(default_factory=dict)
+    #: the same objects by namespace, then name: ``Informer.list(ns)`` must not scan every
+    #: namespace (a controller lists a namespace's Services on each Pod event; with 10,000
+    #: Services and 100,000 Pods a full scan per call dominated the whole control plane)
+    by_namespace: dict[str, dict[str, dict]] = field(default_factory=dict)
     resource_version: str | None = None
     synced: bool = False
     need_list: bool = True
@@ -89,6 +93,10 @@ class InformerCore:
             if k not in fresh:
                 out.append(Notification("delete", old, None))
         self.cache = fresh
+        by_ns: dict[str, dict[str, dict]] = {}
+        for (ns, name), obj in fresh.items():
+            by_ns.setdefault(ns, {})[name] = obj
+        self.by_namespace = by_ns
         self.resource_version = (lst.get("metadata") or {}).get("resourceVersion") or "0"
         self.need_list = False
         self.synced = True
@@ -110,11 +118,17 @@ class InformerCore:
             if old is not None and _rv(old) >= _rv(obj):
                 return []  # already applied (resumed watch replay)
             self.cache[k] = obj
+            self.by_namespace.setdefault(k[0], {})[k[1]] = obj
             return [Notification("add", None, obj) if old is None else Notification("update", old, obj)]
         if typ == "DELETED":
             if old is None:
                 return []
             del self.cache[k]
+            names = self.by_namespace.get(k[0])
+            if names is not None:
+                names.pop(k[1], None)
+                if not names:
+                    del self.by_namespace[k[0]]
             return [Notification("delete", old, None)]
         return []
 
@@ -161,7 +175,7 @@ class Informer:
     def list(self, namespace: str | None = None) -> list[dict]:
         if namespace is None:
             return list(self.core.cache.values())
-        return [o for (ns, _), o in self.core.cache.items() if ns == namespace]
+        return list(self.core.by_namespace.get(namespace, {}).values())
 
     def __len__(self) -> int:
         return len(self.core.cache)
@@ -172,9 +186,10 @@ class Informer:
 
     async def wait_synced(self, timeout: float | None = None) -> bool:
         try:
-            await asyncio.wait_for(self._synced.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._synced.wait()
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     def add_handler(

@@ -29,7 +29,6 @@ import datetime as _dt
 import ipaddress
 from collections.abc import Iterable, Mapping
 
-from svcnet.api.labels import selector_from_match_labels
 
 __all__ = [
     "ANNOTATION_LAST_CHANGE_TRIGGER_TIME",
@@ -125,7 +124,10 @@ def selector_matches(selector: Mapping | None, labels: Mapping | None) -> bool:
     value. Unlike ``SelectorFromSet``, None or ``{}`` matches nothing: it is "no selector"."""
     if not selector:
         return False
-    return selector_from_match_labels(dict(selector)).matches(dict(labels or {}))
+    # equality on every key, as selector_from_match_labels(...).matches() decides, without
+    # building a selector object per check (this runs for every Service on every pod event)
+    labels = labels or {}
+    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def is_service_ip_set(service: Mapping) -> bool:
