@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import assume, HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import svcnet.proxy.schedulers as schedulers_pkg
@@ -874,6 +874,11 @@ def test_mh_property_minimal_disruption(dests, data):
     svc.set_scheduler("mh")
     before = list(svc.scheduler.lookup)
     victim = data.draw(st.sampled_from(svc.dests))
+    # The kernel scales weights by their gcd before filling the table: removing a dest that
+    # changes the gcd of the rest changes every other dest's share, and then the table is
+    # rebuilt on purpose. Minimal disruption is a property of unchanged shares only.
+    rest = [w for a, p, w in dests if (a, p) != (victim.addr, victim.port)]
+    assume(math.gcd(*rest) == math.gcd(*(w for _a, _p, w in dests)))
     svc.del_dest(victim)
     after = svc.scheduler.lookup
     assert victim not in after and None not in after

@@ -52,7 +52,7 @@ class EndpointInfo:
     is_local: bool = False
     node_name: str = ""
     zone: str = ""
-    zone_hints: frozenset[str] | None = None  # None: no hints
+    zone_hints: frozenset[str] | None = None  # None (or empty): no hints
     target: str = ""  # targetRef pod name, for metrics and logs
 
     def __str__(self) -> str:
@@ -91,7 +91,9 @@ def endpoints_by_port(
                     continue
                 cond = ep.get("conditions") or {}
                 hints = ep.get("hints") or {}
-                zones = hints.get("forZones")
+                # An empty forZones list is no hint at all (upstream only builds a set when
+                # len(ForZones) > 0, endpointslicecache.go addEndpoints).
+                zones = hints.get("forZones") or None
                 info = EndpointInfo(
                     ip=addrs[0],
                     port=int(p["port"]),
@@ -134,7 +136,7 @@ def _can_use_topology(endpoints: list[EndpointInfo], svc: ServicePortInfo, node_
     for ep in endpoints:
         if not ep.ready:
             continue
-        if ep.zone_hints is None:
+        if not ep.zone_hints:  # None or empty: upstream checks ZoneHints().Len() == 0
             return False
         if zone in ep.zone_hints:
             found = True

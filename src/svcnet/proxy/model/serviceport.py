@@ -133,16 +133,15 @@ def service_port_infos(service: dict, family: str = "IPv4") -> dict[ServicePortN
         return {}
     stype = spec.get("type", "ClusterIP")
     ext_ips = _of_family(spec.get("externalIPs") or [], family)
-    lb_ips: tuple[str, ...] = ()
-    if stype == "LoadBalancer":
-        lb_ips = _of_family(
-            [
-                i["ip"]
-                for i in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-                if i.get("ip") and i.get("ipMode", "VIP") in (None, "VIP")
-            ],
-            family,
-        )
+    # upstream reads the ingress whatever the type (a type change clears the status anyway)
+    lb_ips = _of_family(
+        [
+            i["ip"]
+            for i in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+            if i.get("ip") and i.get("ipMode", "VIP") in (None, "VIP")
+        ],
+        family,
+    )
     has_node_ports = any(p.get("nodePort") for p in spec.get("ports") or [])
     externally_accessible = stype in ("NodePort", "LoadBalancer") or bool(spec.get("externalIPs"))
     etp_local = spec.get("externalTrafficPolicy") == "Local" and externally_accessible

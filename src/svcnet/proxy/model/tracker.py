@@ -90,9 +90,9 @@ class ServicePortMap(dict):
                 if info.protocol == "UDP" and spn not in cur:
                     udp_gone.add(info.cluster_ip)
             dict.update(self, cur)
-        # an IP still used by another UDP port is not stale
-        still = {i.cluster_ip for i in self.values() if i.protocol == "UDP"}
-        return UpdateServicesResult(frozenset(updated), frozenset(udp_gone - still))
+        # as upstream: reported even when another UDP port keeps the IP, since the conntrack
+        # entries of the removed port are stale all the same
+        return UpdateServicesResult(frozenset(updated), frozenset(udp_gone))
 
 
 def _stripped(slice_obj: dict) -> dict:
