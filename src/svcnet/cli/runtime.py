@@ -7,7 +7,10 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
+
+from svcnet.api.errors import SvcnetError
 
 __all__ = ["install_loop", "run_until_signalled", "setup_logging"]
 
@@ -52,6 +55,6 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> int
 
     try:
         return asyncio.run(runner())
-    except OSError as e:
-        print(f"error: {e}")
+    except (OSError, SvcnetError) as e:  # expected failures (port taken, store locked...): no traceback
+        print(f"error: {e}", file=sys.stderr)
         return 1
