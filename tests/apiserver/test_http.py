@@ -27,7 +27,8 @@ import pytest
 
 from svcnet.api.errors import Conflict, Expired, Invalid, NotFound
 from svcnet.apiserver.auth import write_token_file
-from svcnet.apiserver.registry import ClusterConfig, Registry, RegistryWatch
+from svcnet.apiserver.registry import ClusterConfig, Registry
+from svcnet.apiserver.watch import RegistryWatch
 from svcnet.apiserver.server import APIServer
 from svcnet.client.base import Client
 from svcnet.client.http import HTTPTransport, client_from_kubeconfig

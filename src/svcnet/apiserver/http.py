@@ -222,7 +222,7 @@ class APIHandler:
 
     def _document(self, t: Target, request: web.Request) -> web.Response:
         if request.method != "GET":
-            raise MethodNotAllowed(f"the server does not allow this method on the requested resource")
+            raise MethodNotAllowed("the server does not allow this method on the requested resource")
         doc: Any
         if t.doc in ("healthz", "livez", "readyz"):
             return web.Response(text="ok", content_type="text/plain")

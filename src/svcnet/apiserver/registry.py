@@ -20,30 +20,24 @@ DELETE  graceful for scheduled pods (``deletionTimestamp`` + grace; the kubelet 
 Writes are serialised by one lock: the allocators are in memory and must move in step with the
 store. Reads go straight to the store.
 
-Watches are filtered here (namespace, label and field selectors). An object that stops matching
-a selector is sent as DELETED and one that starts matching as ADDED, as upstream does.
+Watches are filtered by namespace, label and field selectors (``watch.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import datetime as _dt
 import secrets
 import threading
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from svcnet.api import defaults as api_defaults
-from svcnet.api import validation as api_validation
 from svcnet.api.errors import (
-    AlreadyExists,
-    APIError,
     BadRequest,
     Conflict,
     Expired,
@@ -53,14 +47,15 @@ from svcnet.api.errors import (
     NotFound,
     go_quote,
 )
-from svcnet.api.labels import object_fields, parse_field_selector, parse_label_selector
 from svcnet.api.resources import RESOURCES, ResourceType, by_name
 from svcnet.apiserver.patch import PatchError, apply_patch
-from svcnet.apiserver.services import ServiceConfig, ServiceStrategy, kubernetes_service_ip
+from svcnet.apiserver.services import kubernetes_service_ip
+from svcnet.apiserver.strategies import default_strategies
 from svcnet.apiserver.strategy import Strategy, Txn
-from svcnet.store.base import ADDED, DELETED, MODIFIED, Event, Store, Watch
+from svcnet.apiserver.watch import Matcher, RegistryWatch
+from svcnet.store.base import Store
 
-__all__ = ["ClusterConfig", "Registry", "RegistryWatch", "now_rfc3339"]
+__all__ = ["ClusterConfig", "Registry", "now_rfc3339"]
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # upstream utilrand alphanumerics (no vowels)
@@ -79,76 +74,6 @@ class ClusterConfig:
     node_port_range: tuple[int, int] = (30000, 32767)
     #: where the API server itself listens; backs the default/kubernetes Service's endpoints
     api_endpoint: tuple[str, int] | None = None
-    #: per-object overrides of strategies (tests)
-    extra: dict = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------------------------------
-# strategies for the simple resources
-
-
-class _GenericStrategy(Strategy):
-    def validate(self, obj: dict) -> list[FieldError]:
-        return api_validation.validate(obj)
-
-    def validate_update(self, obj: dict, old: dict) -> list[FieldError]:
-        return api_validation.validate(obj, old)
-
-    def validate_status_update(self, obj: dict, old: dict) -> list[FieldError]:
-        return api_validation.validate_status_update(obj, old)
-
-
-class _NamespaceStrategy(_GenericStrategy):
-    def prepare_for_create(self, obj: dict) -> None:
-        super().prepare_for_create(obj)
-        obj["status"] = {"phase": "Active"}
-        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
-        obj.setdefault("metadata", {}).setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
-
-
-class _PodStrategy(_GenericStrategy):
-    def prepare_for_create(self, obj: dict) -> None:
-        super().prepare_for_create(obj)
-        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
-
-
-class _WorkloadStrategy(_GenericStrategy):
-    tracks_generation = True
-
-
-class _NoStatusStrategy(_GenericStrategy):
-    has_status_subresource = False
-
-
-class _EndpointSliceStrategy(_NoStatusStrategy):
-    tracks_generation = True
-
-
-class _EndpointsStrategy(_NoStatusStrategy):
-    allow_create_on_update = True
-
-
-def _default_strategies(config: ClusterConfig) -> dict[str, Strategy]:
-    svc_config = ServiceConfig(service_cidrs=config.service_cidrs, node_port_range=config.node_port_range)
-    s: dict[str, Strategy] = {}
-    for rt in RESOURCES:
-        if rt.name == "services":
-            s[rt.name] = ServiceStrategy(rt, svc_config)
-        elif rt.name == "namespaces":
-            s[rt.name] = _NamespaceStrategy(rt)
-        elif rt.name == "pods":
-            s[rt.name] = _PodStrategy(rt)
-        elif rt.name in ("deployments", "replicasets"):
-            s[rt.name] = _WorkloadStrategy(rt)
-        elif rt.name == "endpointslices":
-            s[rt.name] = _EndpointSliceStrategy(rt)
-        elif rt.name == "endpoints":
-            s[rt.name] = _EndpointsStrategy(rt)
-        elif rt.name == "events":
-            s[rt.name] = _NoStatusStrategy(rt)
-        else:
-            s[rt.name] = _GenericStrategy(rt)
-    return s
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,159 +124,13 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         raise BadRequest(f"continue key is not valid: {token}") from None
 
 
-class _Matcher:
-    """Label + field selector over objects of one resource."""
-
-    def __init__(self, label_selector: str | None, field_selector: str | None):
-        try:
-            self.labels = parse_label_selector(label_selector) if label_selector else None
-            self.fields = parse_field_selector(field_selector) if field_selector else None
-        except ValueError as e:
-            raise BadRequest(str(e)) from None
-
-    @property
-    def everything(self) -> bool:
-        return self.labels is None and self.fields is None
-
-    def __call__(self, obj: dict | None) -> bool:
-        if obj is None:
-            return False
-        if self.labels is not None and not self.labels.matches((obj.get("metadata") or {}).get("labels") or {}):
-            return False
-        if self.fields is not None and not self.fields.matches(object_fields(obj)):
-            return False
-        return True
-
-
-# ---------------------------------------------------------------------------------------------
-
-
-class RegistryWatch:
-    """A filtered watch: Kubernetes watch frames from a store :class:`Watch`."""
-
-    #: how often an idle watch with bookmarks enabled sends one
-    BOOKMARK_INTERVAL = 30.0
-
-    def __init__(self, registry: "Registry", rt: ResourceType, watch: Watch, matcher: _Matcher, allow_bookmarks: bool):
-        self.registry = registry
-        self.rt = rt
-        self.watch = watch
-        self.matcher = matcher
-        self.allow_bookmarks = allow_bookmarks
-        self.last_revision = 0
-
-    def frame(self, ev: Event) -> dict | None:
-        """The frame to send for a store event, or None if the selector hides it."""
-        self.last_revision = ev.revision
-        obj = ev.object
-        if self.matcher.everything:
-            return {"type": ev.type, "object": obj}
-        now_in = ev.type != DELETED and self.matcher(obj)
-        was_in = ev.type != ADDED and self.matcher(ev.prev if ev.type == MODIFIED else obj)
-        if ev.type == DELETED:
-            return {"type": DELETED, "object": obj} if was_in else None
-        if now_in and was_in:
-            return {"type": MODIFIED, "object": obj}
-        if now_in:
-            return {"type": ADDED, "object": obj}
-        if was_in:
-            return {"type": DELETED, "object": obj}
-        return None
-
-    async def frames(self, timeout_seconds: float | None = None) -> AsyncIterator[dict]:
-        """Frames until the watch closes or ``timeout_seconds`` pass. Raises the error that
-        closed the watch (``Expired`` for a slow consumer)."""
-        async for batch in self.batches(timeout_seconds):
-            for _rev, f in batch:
-                yield f
-
-    async def batches(self, timeout_seconds: float | None = None) -> AsyncIterator[list[tuple[int, dict]]]:
-        """Like :meth:`frames`, but everything that is queued at once comes as one list of
-        ``(revision, frame)``, so the HTTP edge can send it in one write: with 50 watchers
-        at 1,000 events/s, one TLS write per frame per watcher is what limits the server."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_seconds if timeout_seconds else None
-        ready = asyncio.Event()
-        loop_thread = threading.get_ident()
-
-        def wake() -> None:
-            # called by the writer, usually on this loop's own thread (the registry runs
-            # in the server's loop): then set the event directly instead of paying for a
-            # call_soon_threadsafe (a self-pipe write) per watcher per event
-            if threading.get_ident() == loop_thread:
-                ready.set()
-                return
-            try:
-                loop.call_soon_threadsafe(ready.set)
-            except RuntimeError:
-                pass
-
-        def frames_of(events: list[Event]) -> list[tuple[int, dict]]:
-            out = []
-            for ev in events:
-                f = self.frame(ev)
-                if f is not None:
-                    out.append((ev.revision, f))
-            return out
-
-        self.watch.add_waker(wake)
-        try:
-            while True:
-                # clear before draining: an event queued after the drain (from another
-                # thread) sets the flag again, so it is never slept through
-                ready.clear()
-                batch = frames_of(self.watch.drain())
-                if batch:
-                    yield batch
-                if self.watch.closed:
-                    batch = frames_of(self.watch.drain())
-                    if batch:
-                        yield batch
-                    if self.watch.error is not None:
-                        raise self.watch.error
-                    return
-                if ready.is_set():
-                    continue
-                wait = self.BOOKMARK_INTERVAL if self.allow_bookmarks else None
-                if deadline is not None:
-                    left = deadline - loop.time()
-                    if left <= 0:
-                        return
-                    wait = left if wait is None else min(wait, left)
-                try:
-                    if wait is None:
-                        await ready.wait()
-                    else:
-                        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
-                        # that lands together with an event (CPython gh-86296)
-                        async with asyncio.timeout(wait):
-                            await ready.wait()
-                except TimeoutError:
-                    if self.allow_bookmarks and (deadline is None or loop.time() < deadline):
-                        rev = max(self.last_revision, self.registry.store.revision())
-                        yield [(rev, {
-                            "type": "BOOKMARK",
-                            "object": {
-                                "kind": self.rt.kind,
-                                "apiVersion": self.rt.api_version,
-                                "metadata": {"resourceVersion": str(rev)},
-                            },
-                        })]
-        finally:
-            self.watch.remove_waker(wake)
-            self.watch.close()
-
-    def close(self) -> None:
-        self.watch.close()
-
-
 class Registry:
     """CRUD + watch over a store with the Kubernetes request pipeline."""
 
     def __init__(self, store: Store, config: ClusterConfig | None = None, *, strategies: dict[str, Strategy] | None = None):
         self.store = store
         self.config = config or ClusterConfig()
-        self.strategies = strategies or _default_strategies(self.config)
+        self.strategies = strategies or default_strategies(self.config.service_cidrs, self.config.node_port_range)
         self._lock = threading.RLock()
         self._bootstrapped = False
 
@@ -445,7 +224,7 @@ class Registry:
         """A ``<Kind>List``. Paging with ``limit``/``continue`` pages through the current state
         in (namespace, name) order; unlike etcd it is not a snapshot of one revision (documented
         difference)."""
-        matcher = _Matcher(label_selector, field_selector)
+        matcher = Matcher(label_selector, field_selector)
         items, rev = self.store.list(rt.name, namespace if rt.namespaced else None)
         start: tuple[str, str] | None = None
         if continue_:
@@ -506,7 +285,7 @@ class Registry:
         allow_bookmarks: bool = False,
     ) -> RegistryWatch:
         """Raises Expired when ``resource_version`` is older than the store's history."""
-        matcher = _Matcher(label_selector, field_selector)
+        matcher = Matcher(label_selector, field_selector)
         since: int | None
         if resource_version in (None, "", "0"):
             since = None
@@ -516,7 +295,7 @@ class Registry:
             except ValueError:
                 raise BadRequest(f"invalid resource version: {resource_version}") from None
         w = self.store.watch(rt.name, namespace if rt.namespaced else None, since)
-        return RegistryWatch(self, rt, w, matcher, allow_bookmarks)
+        return RegistryWatch(self.store, rt, w, matcher, allow_bookmarks)
 
     # -- create ------------------------------------------------------------------------------
 
@@ -571,7 +350,6 @@ class Registry:
         node = target.get("name")
         if not node or target.get("kind", "Node") != "Node":
             raise BadRequest("a binding needs target.kind Node and target.name")
-        rt = by_name("pods")
         with self._lock:
             pod = self.store.get("pods", namespace, name)
             md = pod["metadata"]

@@ -88,7 +88,7 @@ def parse_resource_args(args: list[str]) -> tuple[list[ResourceType], list[tuple
         named: list[tuple[ResourceType, str]] = []
         for a in args:
             if "/" not in a:
-                raise CommandError(f"there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'svcnet get resource/<resource_name>' instead of 'svcnet get resource resource/<resource_name>'")
+                raise CommandError("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'svcnet get resource/<resource_name>' instead of 'svcnet get resource resource/<resource_name>'")
             t, name = a.split("/", 1)
             types = resolve_types(t)
             if len(types) != 1:
