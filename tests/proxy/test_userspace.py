@@ -560,6 +560,51 @@ async def test_userspace_bulk_transfer_is_exact(cluster, splice):  # type: ignor
     assert bal.stats.bytes_in == len(payload) and bal.stats.bytes_out == len(payload) + len("bulk\n")
 
 
+@pytest.mark.parametrize("splice", ["auto", "never"])
+async def test_userspace_eof_behind_unread_bytes_is_not_lost(cluster, splice):  # type: ignore[no-untyped-def]
+    """The backend sends 4 MiB and closes at once while the client does not read yet: its FIN
+    reaches the proxy while the pump is blocked on the client (or with more than one read
+    queued before it), and no later event reports it. The client still gets every byte, then
+    the EOF. (Backend and client are blocking sockets in threads, off the proxy's loop.)"""
+    payload = os.urandom(4 << 20)
+    ls = socket.create_server((pod_ip(), 0))
+    ls.settimeout(0.2)
+    ip, port = ls.getsockname()[:2]
+    done = False
+
+    def serve() -> None:
+        while not done:
+            try:
+                c, _ = ls.accept()
+            except OSError:  # socket.timeout
+                continue
+            with c:
+                try:
+                    c.sendall(payload)
+                except OSError:
+                    pass
+
+    def fetch(vip: str) -> bytes:
+        with socket.create_connection((vip, 80), timeout=5) as s:
+            time.sleep(0.3)  # the proxy fills the client's buffers and blocks
+            chunks = []
+            while chunk := s.recv(1 << 20):  # socket.timeout (5 s) if the EOF never comes
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+    loop = asyncio.get_running_loop()
+    server = loop.run_in_executor(None, serve)
+    try:
+        svc, _ = await service_with(cluster, "eof", [Backend("eof", ip=ip, port=port)])
+        await cluster.agent(tcp_options=TcpOptions(splice=splice))
+        for _ in range(4):
+            assert await loop.run_in_executor(None, fetch, svc["spec"]["clusterIP"]) == payload
+    finally:
+        done = True
+        await server
+        ls.close()
+
+
 async def test_userspace_udp_refused_endpoint_is_counted_and_rebalanced(cluster):  # type: ignore[no-untyped-def]
     (alive,) = await cluster.backends(["u-alive"], udp=True)
     dead = pod_ip()

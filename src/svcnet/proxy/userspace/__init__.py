@@ -2,9 +2,10 @@
 
 ``plan`` (pure: model -> listeners, balancers, health checks), ``balancer`` (pure: kernel-exact
 scheduler + ClientIP affinity), ``reactor`` (one edge-triggered epoll set on the asyncio loop),
-``tcp`` / ``udp`` (the engines: connect retry, splice, draining), ``proxier`` (applies watched
-changes), ``metrics`` and ``httpserve`` (side endpoints). The planning function is
-``svcnet.proxy.userspace.plan.plan`` (not re-exported here: it would shadow its module).
+``tcp`` / ``udp`` (the engines: connect retry, splice, draining; ``pipes``, the splice pipe
+pool), ``proxier`` (applies watched changes), ``metrics`` and ``httpserve`` (side endpoints).
+The planning function is ``svcnet.proxy.userspace.plan.plan`` (not re-exported here: it would
+shadow its module).
 """
 
 from svcnet.proxy.userspace.balancer import Balancer, Picker, Stats, Target

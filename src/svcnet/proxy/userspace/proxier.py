@@ -45,8 +45,9 @@ from svcnet.proxy.model import (
 from svcnet.proxy.userspace.balancer import Balancer, Stats
 from svcnet.proxy.userspace.httpserve import HttpServer, Response
 from svcnet.proxy.userspace.metrics import DataPlaneCollector, ProxyMetrics
+from svcnet.proxy.userspace.pipes import PipePool
 from svcnet.proxy.userspace.plan import BalancerKey, ListenerKey, ListenerSpec, NodeConfig, Plan, plan
-from svcnet.proxy.userspace.tcp import PipePool, TcpListener, TcpOptions
+from svcnet.proxy.userspace.tcp import TcpListener, TcpOptions
 from svcnet.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT, UdpListener
 
 __all__ = ["BindFailure", "UserspaceProxier"]

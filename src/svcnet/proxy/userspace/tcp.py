@@ -26,23 +26,45 @@ Per accepted connection (a :class:`_Session`):
    when its source is readable and writes at once. When the destination cannot take it all,
    the pump is *blocked*: it holds the rest (one chunk at most), ignores its source until the
    destination is writable again, flushes, and then reads on (back-pressure). Bytes move by
-   ``recv_into`` a shared buffer + ``send`` (one copy, no allocation in the common case) or,
-   for bulk, by ``splice(2)`` through a pipe (zero-copy: the kernel moves page references
-   socket -> pipe -> socket). With ``splice="auto"`` a direction switches to splice once a
-   read fills the whole copy buffer (a stream, not request/response); pipes come from a small
-   pool and go back empty.
-3. **Edge-triggered reads.** A short ``recv`` drains a TCP socket, so one read per edge
+   ``os.read`` + ``os.write`` on the fds (both sockets non-blocking) or, for bulk, by
+   ``splice(2)`` through a pipe (zero-copy: the kernel moves page references socket -> pipe
+   -> socket). A pump's first read asks for :data:`SMALL_READ` bytes, so the bytes object
+   comes from pymalloc; a message that fills it is read to its end at once and the pump reads
+   :data:`COPY_CHUNK` from then on. With ``splice="auto"`` a direction switches to splice once
+   a read fills that (a stream, not request/response); pipes come from a small pool
+   (:mod:`~svcnet.proxy.userspace.pipes`) and go back empty.
+3. **Edge-triggered reads.** A short read drains a TCP socket, so one read per edge
    suffices; a full read, a splice, or a pump unblocking reads on by itself
-   (``Reactor.soon``), since no new edge comes for bytes already queued.
+   (``Reactor.soon``), since no new edge comes for bytes already queued -- nor a new event
+   for a FIN that had arrived already: the pump remembers ``EPOLLRDHUP``, so a later short
+   read still ends the direction (it used to be lost, leaving the session open forever).
 4. **Close.** EOF on one side is propagated as ``shutdown(SHUT_WR)`` on the other once the
    pump has flushed (half-close); when both directions have ended the session closes both
    sockets (the last FIN goes out with the close). A reset or I/O error on either side aborts
    the session and resets the other side.
 
-Why not asyncio Protocols/Transports: a uvloop Protocol relay was measured against this engine
-on the benchmark machine (``bench/proxy.py``'s setup; CPU time per request): it is a little
-cheaper for keep-alive request/response (uvloop's C read path, ~2.0 vs ~2.8 us of user time
-per request), but much dearer per new connection (``create_connection`` coroutine and
+Cost per keep-alive request (``bench/proxy.py``: loopback, proxy pinned to one core, HAProxy
+2.6 ``mode tcp`` beside it; CPU time per request). The syscalls are HAProxy's: per relayed
+message one read and one write; one ``epoll_wait`` per ~7 events (plus uvloop's
+``epoll_pwait`` on the reactor's fd; HAProxy: ``epoll_wait`` and two ``clock_gettime`` per
+~5 events); four data segments per request and no pure ACK (``nstat``), so ``TCP_QUICKACK``,
+``TCP_NODELAY`` off and smaller socket buffers change nothing (measured). Kernel time,
+~12 us per request, is the same for both: mostly the loopback TCP path, the peer's receive
+run in the sender's softirq. The difference is user time, ~2.0 us per request against
+HAProxy's ~1.3 (keep-alive ~0.94x HAProxy per core; the engine before this hot path: ~2.6 us,
+~0.91x): a GIL release and re-take around each syscall, ~50 bytecodes per event, epoll's
+result tuples and the handler lookup, a bytes object per read. Measured against it and not
+kept (both proxies on one core at once, ratios of CPU per request): socket methods instead
+of ``os.read``/``os.write`` (equal: they parse a tuple and a format string per call, and
+read/write pay the VFS layer in the kernel instead); ``recv_into`` a shared buffer + a
+memoryview slice (-0.2%, and 256 KiB reads were an mmap each); reading on to EAGAIN (-15%:
+a syscall and an exception per message); ``splice`` for small messages (-11%); polling the
+epoll set again before going back to the loop (+-0).
+
+Why not asyncio Protocols/Transports: a uvloop Protocol relay was measured against an earlier
+version of this engine on the benchmark machine: a little cheaper for keep-alive
+request/response (uvloop's C read path, ~2.0 vs ~2.8 us of user time per request; this
+version is at ~2.0), but much dearer per new connection (``create_connection`` coroutine and
 transport setup: ~130-160 vs ~85-95 us per proxied connection), and a transport cannot splice.
 
 A listener's :meth:`TcpListener.close` closes only the listening socket: accepted sessions
@@ -63,6 +85,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcnet.proxy.userspace.balancer import Picker, Target
+from svcnet.proxy.userspace.pipes import PipePool
 from svcnet.proxy.userspace.reactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, Reactor, reactor_for
 
 __all__ = ["COPY_CHUNK", "DIAL_TIMEOUTS", "PipePool", "TcpListener", "TcpOptions"]
@@ -71,8 +94,14 @@ log = logging.getLogger(__name__)
 
 #: upstream userspace ``endpointDialTimeout``: at most four attempts, 3.75 s in total
 DIAL_TIMEOUTS = (0.25, 0.5, 1.0, 2.0)
-#: copy-mode chunk: large enough that a bulk stream fills it and switches to splice
-COPY_CHUNK = 256 * 1024
+#: copy-mode read size: a bulk stream fills it and switches to splice. ``os.read`` allocates
+#: this much (then shrinks it to what was read): 64 KiB stays on the heap (glibc's default
+#: mmap threshold is 128 KiB) -- a 256 KiB read costs an mmap+munmap per call
+COPY_CHUNK = 64 * 1024
+#: a pump's first read size: the bytes object (33 bytes of header) fits pymalloc's 512-byte
+#: blocks, no libc malloc per message; a message that fills it makes the pump read
+#: COPY_CHUNK from then on (see _Pump._grow)
+SMALL_READ = 512 - 33
 #: splice calls per readiness event before yielding to other connections
 SPLICE_BUDGET = 8
 #: at most this many connections accepted per readiness event (fairness vs. batching)
@@ -85,18 +114,18 @@ _ACCEPT_RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOM
 _Sock = socket.SocketType  # the C socket type: no Python-level __init__ per connection
 _STREAM_NB = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 _LINGER0 = struct.pack("ii", 1, 0)
-#: the accepted socket stays in blocking mode (saves an ioctl per connection); every recv and
-#: send on it says MSG_DONTWAIT instead. splice() needs O_NONBLOCK: set when a session splices.
-_DONTWAIT = socket.MSG_DONTWAIT
+#: bytes move with os.read/os.write on the fds (both non-blocking): argument-clinic fast calls,
+#: cheaper than the socket methods' tuple-and-format argument parsing
+_read = os.read
+_write = os.write
 _TCP_INFO = getattr(socket, "TCP_INFO", 11)
 _TCP_ESTABLISHED = 1  # include/net/tcp_states.h
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
 _HAVE_SPLICE = hasattr(os, "splice")
-_F_SETPIPE_SZ = 1031
 _READ_EVENTS = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR
+#: the usual event of a relayed socket: readable (edge-triggered epoll reports writable too)
+_IN_OUT = EPOLLIN | EPOLLOUT
 _RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT, errno.EHOSTUNREACH)
-_BUF = bytearray(COPY_CHUNK)
-_MV = memoryview(_BUF)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,51 +139,17 @@ class TcpOptions:
     nodelay: bool = True
 
 
-class PipePool:
-    """Empty non-blocking pipes for splice, reused across connections (bounded)."""
-
-    def __init__(self, size: int = 1 << 20, keep: int = 256) -> None:
-        self.size = size
-        self.keep = keep
-        self._free: list[tuple[int, int]] = []
-
-    def get(self) -> tuple[int, int]:
-        if self._free:
-            return self._free.pop()
-        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            import fcntl
-
-            fcntl.fcntl(w, _F_SETPIPE_SZ, self.size)
-        except OSError:
-            pass  # fs.pipe-max-size too small: the default 64 KiB will do
-        return r, w
-
-    def put(self, pipe: tuple[int, int], empty: bool) -> None:
-        if empty and len(self._free) < self.keep:
-            self._free.append(pipe)
-        else:
-            os.close(pipe[0])
-            os.close(pipe[1])
-
-    def clear(self) -> None:
-        for r, w in self._free:
-            os.close(r)
-            os.close(w)
-        self._free.clear()
-
-
 class _Pump:
     """One direction of a session: reads ``src``, writes ``dst``.
 
     ``on_event`` is the reactor handler of the fd the pump reads: readable -> read and forward;
     writable -> the *peer* pump (which writes to that fd) flushes if it is blocked. ``stop``
-    is ``blocked or eof or session closed``, the one flag the hot path tests.
+    is ``blocked or eof or session closed``.
     """
 
     __slots__ = (
         "blocked", "dfd", "done", "dst", "eof", "inbound", "inpipe", "nbytes", "peer", "pending",
-        "pipe", "sess", "sfd", "splice", "src", "stop",
+        "pipe", "rdhup", "rsize", "sess", "sfd", "splice", "src", "stop",
     )
 
     def __init__(self, sess: _Session, src: Any, dst: Any, sfd: int, dfd: int, inbound: bool, splice: bool) -> None:
@@ -173,54 +168,110 @@ class _Pump:
         self.eof = False
         self.done = False
         self.stop = False
+        self.rsize = SMALL_READ
+        self.rdhup = 0  # EPOLLRDHUP once an event said the FIN is queued behind the data
         self.nbytes = 0  # not yet added to the stats (see flush_stats)
 
-    def on_read(self, rdhup: int = 0) -> None:
-        """Read once and forward (see :meth:`on_event`)."""
-        self.on_event(EPOLLIN | rdhup)
+    def on_read(self) -> None:
+        """Read on by itself (no new edge will come): once and forward, see :meth:`on_event`."""
+        self.on_event(EPOLLIN | self.rdhup)
 
     def on_event(self, ev: int) -> None:
-        """Readable: read once and forward. With EPOLLRDHUP the peer's FIN had arrived when
-        the event was reported, so a short read leaves only the EOF -- no second ``recv`` to
-        learn it. Writable: flush the peer pump if it is blocked on this fd."""
+        """Readable: read once and forward. Writable: flush the peer pump if it is blocked on
+        this fd. The usual event -- ``EPOLLIN|EPOLLOUT`` (edge-triggered epoll reports the
+        whole mask), nothing pending either way, a short read, all written -- takes the
+        fewest bytecodes (an int compare is cheaper than ``&``); the rest goes to _on_other."""
+        if ev != _IN_OUT or self.stop or self.splice or self.peer.blocked:  # type: ignore[union-attr]
+            self._on_other(ev)
+            return
+        try:
+            data = _read(self.sfd, self.rsize)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self.sess.abort(e)
+            return
+        n = len(data)
+        if n and n < self.rsize:
+            self.nbytes += n
+            try:
+                m = _write(self.dfd, data)
+            except (BlockingIOError, InterruptedError):
+                m = 0
+            except OSError as e:
+                self.sess.abort(e)
+                return
+            if m < n:
+                self.pending = data[m:]
+                self.blocked = self.stop = True
+        else:
+            self._forward(data, ev)
+
+    def _on_other(self, ev: int) -> None:
+        if ev & EPOLLRDHUP:
+            # the FIN is queued behind the data: a short read reaches it, and on_read (after a
+            # full read, or when unblocked: no new edge will come) is told so
+            self.rdhup = EPOLLRDHUP
         if ev & _READ_EVENTS and not self.stop:
             if self.splice:
                 self._read_splice()
             else:
                 try:
-                    n = self.src.recv_into(_BUF, 0, _DONTWAIT)
+                    data = _read(self.sfd, self.rsize)
                 except (BlockingIOError, InterruptedError):
-                    n = -1
+                    data = None
                 except OSError as e:
                     self.sess.abort(e)
                     return
-                if n > 0:
-                    self.nbytes += n
-                    try:
-                        m = self.dst.send(_MV[:n], _DONTWAIT)
-                    except (BlockingIOError, InterruptedError):
-                        m = 0
-                    except OSError as e:
-                        self.sess.abort(e)
-                        return
-                    if m < n:
-                        self.pending = _BUF[m:n]
-                        self.blocked = self.stop = True
-                        if ev & EPOLLRDHUP:
-                            self.eof = True  # flushed, then shut, by on_writable
-                    elif ev & EPOLLRDHUP and n < COPY_CHUNK:
-                        self._eof()
-                    elif n == COPY_CHUNK:  # a full read: more is queued, and no new edge will say so
-                        if self.sess.listener.auto_splice:
-                            self.splice = True  # a stream: zero-copy from now on
-                            self.sess.client_nonblocking()
-                        self.sess.reactor.soon(self.on_read)
-                elif n == 0:
-                    self._eof()
-        if ev & EPOLLOUT:
-            peer = self.peer
-            if peer is not None and peer.blocked and not self.sess.closed:
-                peer.on_writable()
+                if data is not None:
+                    self._forward(data, ev)
+        peer = self.peer
+        if peer is not None and peer.blocked and ev & EPOLLOUT and not self.sess.closed:
+            peer.on_writable()
+
+    def _forward(self, data: bytes, ev: int) -> None:
+        """Write what a read returned (``b""``: EOF). With EPOLLRDHUP in ``ev`` the peer's
+        FIN had arrived when the event was reported, so a short read leaves only the EOF --
+        no second read to learn it."""
+        n = len(data)
+        if not n:
+            self._eof()
+            return
+        if n == self.rsize and n < COPY_CHUNK:
+            try:
+                data = self._grow(data)
+            except OSError as e:
+                self.sess.abort(e)
+                return
+            n = len(data)
+        self.nbytes += n
+        try:
+            m = _write(self.dfd, data)
+        except (BlockingIOError, InterruptedError):
+            m = 0
+        except OSError as e:
+            self.sess.abort(e)
+            return
+        if m < n:
+            self.pending = data[m:]
+            self.blocked = self.stop = True
+            if ev & EPOLLRDHUP and n < self.rsize:  # read to the FIN: flushed, then shut, by on_writable
+                self.eof = True
+        elif n == COPY_CHUNK:  # a full read: more is queued, and no new edge will say so
+            if self.sess.listener.auto_splice:
+                self.splice = True  # a stream: zero-copy from now on
+            self.sess.reactor.soon(self.on_read)
+        elif ev & EPOLLRDHUP:
+            self._eof()
+
+    def _grow(self, data: bytes) -> bytes:
+        """A message filled the small first read: read the rest of it now (one write for the
+        whole message) and COPY_CHUNK at a time from now on."""
+        self.rsize = COPY_CHUNK
+        try:
+            return data + _read(self.sfd, COPY_CHUNK - len(data))
+        except (BlockingIOError, InterruptedError):
+            return data
 
     def _read_splice(self) -> None:
         pipe = self.pipe
@@ -268,7 +319,7 @@ class _Pump:
         data = self.pending
         if data is not None:
             try:
-                m = self.dst.send(data, _DONTWAIT)
+                m = _write(self.dfd, data)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
@@ -323,7 +374,6 @@ class _Session:
         "client_ip",
         "client_port",
         "closed",
-        "cnb",
         "csock",
         "listener",
         "picker",
@@ -340,7 +390,6 @@ class _Session:
         self.picker = listener.picker
         self.csock = csock
         self.cfd = cfd
-        self.cnb = False  # the client socket is O_NONBLOCK
         self.bfd = -1
         self.client_ip = client[0]
         self.client_port = client[1]
@@ -442,19 +491,11 @@ class _Session:
         self.reactor.close(self.csock, self.cfd)
         self.listener.sessions.discard(self)
 
-    def client_nonblocking(self) -> None:
-        """splice() needs O_NONBLOCK on the client socket (recv/send use MSG_DONTWAIT)."""
-        if not self.cnb:
-            self.csock.setblocking(False)
-            self.cnb = True
-
     def _connected(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
         splice = self.listener.always_splice
-        if splice:
-            self.client_nonblocking()
         cfd = self.cfd
         bfd = self.bfd
         self.c2b = c2b = _Pump(self, self.csock, self.bsock, cfd, bfd, True, splice)
@@ -623,9 +664,8 @@ class TcpListener:
                     self.loop.call_later(ACCEPT_PAUSE, self._resume_accept)
                     return
                 continue  # ECONNABORTED and friends: that connection is gone, take the next
-            csock = _Sock(family, socket.SOCK_STREAM, 0, fd)  # blocking: see _DONTWAIT
-            if socket.getdefaulttimeout() is not None:
-                csock.setblocking(False)  # a default timeout would make CPython poll() first
+            csock = _Sock(family, socket.SOCK_STREAM, 0, fd)
+            csock.setblocking(False)  # accept4() without SOCK_NONBLOCK: one ioctl
             if self._allowed and not self._source_allowed(client[0]):
                 csock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER0)
                 csock.close()
