@@ -22,6 +22,7 @@ from svcnet.client.base import Client
 from svcnet.client.inprocess import InProcessTransport
 from svcnet.client.kubeconfig import default_kubeconfig_path, state_dir, write_kubeconfig
 from svcnet.store import open_store
+from svcnet.tasks import cancel_and_wait
 
 __all__ = ["ControlPlane", "ControlPlaneConfig", "ControllerManager", "LOCAL_DEFAULTS"]
 
@@ -174,11 +175,5 @@ class ControllerManager:
                 backoff = min(backoff * 2, 30)
 
     async def stop(self) -> None:
-        for t in self.tasks:
-            t.cancel()
-        for t in self.tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self.tasks)
         self.tasks.clear()

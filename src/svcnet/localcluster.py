@@ -23,6 +23,7 @@ from pathlib import Path
 
 from svcnet.client.base import Client
 from svcnet.controlplane import ControllerManager, ControlPlane, ControlPlaneConfig
+from svcnet.tasks import cancel_and_wait
 
 __all__ = ["LocalCluster", "LocalClusterConfig", "node_ip", "node_name", "pod_cidr"]
 
@@ -163,13 +164,7 @@ class LocalCluster:
                 await self.cloud_lb.stop()
             except Exception:
                 log.exception("stopping the cloud LB")
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._tasks)
         if self.dns_server is not None:
             await self.dns_server.stop()
         if self.controllers is not None:

@@ -82,6 +82,14 @@ class _PrefixWriter:
         return self.buf.getvalue()
 
 
+def _name_namespace_labels_annotations(w: _PrefixWriter, md: dict) -> None:
+    """The header most of kubectl's describers start with."""
+    w.write(0, f"Name:\t{md.get('name', '')}\n")
+    w.write(0, f"Namespace:\t{md.get('namespace', '')}\n")
+    _labels_multiline(w, "Labels", md.get("labels"))
+    _annotations_multiline(w, "Annotations", md.get("annotations"))
+
+
 def _labels_multiline(w: _PrefixWriter, title: str, labels: dict | None) -> None:
     w.write(0, f"{title}:\t")
     if not labels:
@@ -205,10 +213,7 @@ def describe_service(svc: dict, slices: list[dict], events: list[dict] | None, n
     spec = svc.get("spec") or {}
     status = svc.get("status") or {}
     w = _PrefixWriter()
-    w.write(0, f"Name:\t{md.get('name', '')}\n")
-    w.write(0, f"Namespace:\t{md.get('namespace', '')}\n")
-    _labels_multiline(w, "Labels", md.get("labels"))
-    _annotations_multiline(w, "Annotations", md.get("annotations"))
+    _name_namespace_labels_annotations(w, md)
     w.write(0, f"Selector:\t{format_labels(spec.get('selector'))}\n")
     w.write(0, f"Type:\t{spec.get('type', '')}\n")
     if spec.get("ipFamilyPolicy"):
@@ -256,10 +261,7 @@ def describe_endpointslice(es: dict, events: list[dict] | None, now: _dt.datetim
     """``describeEndpointSliceV1``."""
     md = es.get("metadata") or {}
     w = _PrefixWriter()
-    w.write(0, f"Name:\t{md.get('name', '')}\n")
-    w.write(0, f"Namespace:\t{md.get('namespace', '')}\n")
-    _labels_multiline(w, "Labels", md.get("labels"))
-    _annotations_multiline(w, "Annotations", md.get("annotations"))
+    _name_namespace_labels_annotations(w, md)
     w.write(0, f"AddressType:\t{es.get('addressType', '')}\n")
     ports = es.get("ports") or []
     if not ports:
@@ -575,10 +577,7 @@ def describe_generic(obj: dict, events: list[dict] | None, now: _dt.datetime | N
     """kubectl's generic describer (kinds without a dedicated one)."""
     md = obj.get("metadata") or {}
     w = _PrefixWriter()
-    w.write(0, f"Name:\t{md.get('name', '')}\n")
-    w.write(0, f"Namespace:\t{md.get('namespace', '')}\n")
-    _labels_multiline(w, "Labels", md.get("labels"))
-    _annotations_multiline(w, "Annotations", md.get("annotations"))
+    _name_namespace_labels_annotations(w, md)
     _unstructured(w, 0, obj, "", (".metadata.managedFields", ".metadata.name", ".metadata.namespace", ".metadata.labels", ".metadata.annotations"))
     if events is not None:
         _describe_events(events, w, now)

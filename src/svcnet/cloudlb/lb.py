@@ -36,6 +36,7 @@ from svcnet.proxy.runner import BoundedFrequencyRunner
 from svcnet.proxy.userspace.balancer import Stats, Target
 from svcnet.proxy.userspace.tcp import TcpListener, TcpOptions
 from svcnet.proxy.userspace.udp import UdpListener
+from svcnet.tasks import cancel_and_wait
 
 __all__ = ["CloudLoadBalancer", "NodePicker"]
 
@@ -155,13 +156,7 @@ class CloudLoadBalancer:
     async def stop(self) -> None:
         if self._retry is not None:
             self._retry.cancel()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         for inf in (self.services, self.nodes):
             await inf.stop()

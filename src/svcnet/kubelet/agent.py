@@ -74,6 +74,7 @@ from svcnet.kubelet.probes import (
     run_probe,
 )
 from svcnet.kubelet.runtime import ContainerConfig, ProcessRuntime, StartFailed
+from svcnet.tasks import cancel_and_wait
 
 __all__ = ["Kubelet", "PodWorker"]
 
@@ -611,10 +612,7 @@ class Kubelet:
             for t in pending:
                 t.cancel()
         await self.runtime.stop_all(0)
-        for t in self._tasks:
-            t.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         if self.services_informer is not None:
             await _stop_informer(self.services_informer)
         with contextlib.suppress(Exception):

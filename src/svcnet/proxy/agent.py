@@ -39,6 +39,7 @@ from svcnet.proxy.userspace.plan import NodeConfig
 from svcnet.proxy.userspace.proxier import UserspaceProxier
 from svcnet.proxy.userspace.tcp import TcpOptions
 from svcnet.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT
+from svcnet.tasks import cancel_and_wait
 
 __all__ = ["DEFAULT_HEALTHZ_PORT", "DEFAULT_METRICS_ADDR", "NodeProxy", "raise_nofile_limit", "split_addr"]
 
@@ -188,13 +189,7 @@ class NodeProxy:
             return False
 
     async def stop(self, *, drain: bool = False) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         for inf in (self.services, self.slices, self.node):
             await inf.stop()
