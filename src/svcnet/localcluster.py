@@ -17,7 +17,9 @@ node 1's proxy only (clients on this host are "on node 1"), and LoadBalancer IPs
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,8 +88,32 @@ class LocalCluster:
         except Exception:
             log.exception("%s stopped with an error", name)
 
+    def check_node_ports_free(self) -> None:
+        """Fail at once, with a clear message, when a node's proxy health port is taken.
+
+        Every local cluster puts node i on the same IP, so a port that is taken there most
+        likely belongs to another ``svcnet up`` or ``svcnet demo``; running on would mix the
+        two clusters' NodePorts (a proxy only warns and retries a port it cannot bind)."""
+        port = self.config.healthz_port
+        if not port:
+            return
+        for i in range(1, self.config.nodes + 1):
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+                try:
+                    s.bind((node_ip(i), port))
+                except OSError as e:
+                    if e.errno != errno.EADDRINUSE:
+                        raise
+                    raise OSError(
+                        errno.EADDRINUSE,
+                        f"{node_ip(i)}:{port} (the health port of {node_name(i)}) is in use: is another "
+                        "svcnet up or svcnet demo running? Local clusters share node IPs and ports; run one at a time",
+                    ) from None
+
     async def start(self) -> None:
         cfg = self.config
+        self.check_node_ports_free()
         await self.control_plane.start()
         self.client = self.control_plane.client()
         self.controllers = ControllerManager(self.client, lb_pools=cfg.control_plane.lb_pools)

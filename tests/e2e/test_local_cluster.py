@@ -170,6 +170,26 @@ def test_svcnet_demo_once_exits_0():
     assert " 0 failed" in proc.stdout
 
 
+def test_a_second_local_cluster_is_refused_with_one_clear_line():
+    """Another local cluster holds node1's health port: demo says so and exits 1 at once,
+    instead of running beside it with NodePorts it cannot bind."""
+    import socket
+
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        other.bind(("127.0.0.1", 10256))
+        other.listen()
+        proc = subprocess.run(
+            [sys.executable, "-m", "svcnet.cli.main", "demo", "--once", "--duration", "5"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stderr.startswith("error: ") and "127.0.0.1:10256" in proc.stderr and "another svcnet up or svcnet demo" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_svcnet_up_serves_until_ctrl_c_and_keeps_state(tmp_path):
     """The real command: banner, a client command against it, Ctrl-C stops it cleanly, and the
     state file carries a Service across a restart."""

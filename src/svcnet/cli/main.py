@@ -34,16 +34,20 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the svcnet version and exit."),
-) -> None:
-    """Kubernetes Service networking that really moves packets."""
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from svcnet import __version__
 
         typer.echo(f"svcnet {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    # eager: handled while the options are parsed, before click asks for a command
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the svcnet version and exit."),
+) -> None:
+    """Kubernetes Service networking that really moves packets."""
 
 
 def _load_commands() -> None:
