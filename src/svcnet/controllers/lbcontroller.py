@@ -40,7 +40,10 @@ class LoadBalancerController:
 
     def _on_delete(self, svc: dict) -> None:
         self.ctl.on_delete(svc)
-        # an address freed here may let a pending Service get one
+        self._requeue_load_balancers()
+
+    def _requeue_load_balancers(self) -> None:
+        """An address was freed: a pending LoadBalancer Service may get it now."""
         for other in self.services.list():
             if ((other.get("spec") or {}).get("type")) == "LoadBalancer":
                 self.queue.add(self._key(other))
@@ -67,9 +70,13 @@ class LoadBalancerController:
         svc = self.services.get(*key)
         if svc is None:
             return
+        held = set(self.ctl.ipam.used())
         patch = self.ctl.on_upsert(svc)
         if patch is not None:
             await self._write(svc, patch)
+        if not held <= set(self.ctl.ipam.used()):
+            # released by an update (type or class changed, another IP requested), not a delete
+            self._requeue_load_balancers()
 
     async def _write(self, svc: dict, patch: dict) -> None:
         ns, name = self._key(svc)
