@@ -80,6 +80,17 @@ def svc(
     return obj
 
 
+def inject(obj: dict, **spec: Any) -> dict:
+    """A copy of ``obj`` with spec fields set *after* defaulting (reaches rules defaulting hides)."""
+    obj = copy.deepcopy(obj)
+    obj["spec"].update(copy.deepcopy(spec))
+    return obj
+
+
+AFFINITY_NONE_FORBIDDEN = "spec.sessionAffinityConfig: Forbidden: must not be set when session affinity is None"
+CLIENT_IP_90 = {"clientIP": {"timeoutSeconds": 90}}
+
+
 def errors(obj: dict) -> list[str]:
     return [str(e) for e in validate_service(obj)]
 
@@ -183,6 +194,14 @@ CREATE_CASES = [
         id="rule 18 timeout 0",
     ),
     pytest.param(svc({"sessionAffinity": "ClientIP", "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 86400}}, "ports": P80}), [], id="rule 18 timeout 86400"),
+    pytest.param(inject(svc(), sessionAffinityConfig=CLIENT_IP_90), [AFFINITY_NONE_FORBIDDEN], id="rule 19 config with None affinity (unreachable)"),
+    pytest.param(inject(svc(), sessionAffinityConfig={}), [AFFINITY_NONE_FORBIDDEN], id="rule 19 empty config with None affinity (unreachable)"),
+    pytest.param(
+        inject(svc({"type": "LoadBalancer", "ports": P80}), sessionAffinityConfig=CLIENT_IP_90),
+        [AFFINITY_NONE_FORBIDDEN], id="rule 19 config with None affinity on LoadBalancer (unreachable)",
+    ),
+    pytest.param(svc({"sessionAffinity": "None", "sessionAffinityConfig": CLIENT_IP_90, "ports": P80}), [], id="rule 19 v1 defaulting drops the config"),
+    pytest.param(svc({"sessionAffinity": "ClientIP", "sessionAffinityConfig": CLIENT_IP_90, "ports": P80}), [], id="rule 19 ClientIP with config"),
     # 20-26 (also direct calls below)
     pytest.param(svc({"clusterIP": "invalid", "ports": P80}), [f'spec.clusterIPs[0]: Invalid value: "invalid": {IP}'], id="rule 23 invalid cluster ip"),
     # 27
@@ -399,6 +418,18 @@ UPDATE_CASES = [
         ["spec.healthCheckNodePort: Forbidden: field is immutable"], id="rule 43 healthCheckNodePort immutable",
     ),
     pytest.param(svc(), svc(name="other"), ['metadata.name: Invalid value: "other": field is immutable'], id="metadata name immutable"),
+    pytest.param(svc(), inject(svc(), sessionAffinityConfig=CLIENT_IP_90), [AFFINITY_NONE_FORBIDDEN], id="rule 19 config added with None affinity (unreachable)"),
+    pytest.param(
+        svc({"sessionAffinity": "ClientIP", "sessionAffinityConfig": CLIENT_IP_90, "ports": P80}),
+        inject(svc(), sessionAffinityConfig=CLIENT_IP_90),
+        [AFFINITY_NONE_FORBIDDEN], id="rule 19 ClientIP to None keeping the config (unreachable)",
+    ),
+    pytest.param(
+        svc({"sessionAffinity": "ClientIP", "sessionAffinityConfig": CLIENT_IP_90, "ports": P80}),
+        svc({"sessionAffinity": "None", "sessionAffinityConfig": CLIENT_IP_90, "ports": P80}),
+        [], id="rule 19 ClientIP to None via v1 (config dropped)",
+    ),
+    pytest.param(svc(), svc({"sessionAffinity": "ClientIP", "sessionAffinityConfig": CLIENT_IP_90, "ports": P80}), [], id="rule 19 None to ClientIP with config"),
 ]
 
 
