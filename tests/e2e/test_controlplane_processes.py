@@ -201,3 +201,88 @@ async def test_apiserver_and_controller_manager_as_separate_processes(tmp_path):
     assert cm_code == 0, cm.stderr()
     assert api_code == 0, api.stderr()
     assert "Traceback" not in cm.stderr()
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "svcnet" / "examples"
+
+
+async def test_every_component_as_its_own_process_serves_the_example(tmp_path):
+    """apiserver, controller-manager, two ``svcnet node`` agents and ``svcnet cloud-lb``, each
+    its own process talking HTTP to the API server: the example app answers through its
+    ClusterIP, the NodePort on both nodes and the LoadBalancer IP. Addresses differ from
+    ``svcnet up``'s (services 127.97/16, nodes 127.0.3.N, pods 127.245.N/24, LB 127.241/24)
+    so this can run beside the local-cluster tests."""
+    from svcnet.demo import http_get
+
+    api = await Proc.start(
+        tmp_path, "apiserver", "apiserver",
+        "--state", "memory:", "--api-port", "0", "--kubeconfig", str(tmp_path / "kubeconfig"),
+        "--service-cluster-ip-range", "127.97.0.0/16",
+    )
+    await api.line_starting("API server listening on ")
+    kubeconfig = str(tmp_path / "kubeconfig")
+    procs = [api]
+    client = client_from_kubeconfig(kubeconfig)
+    try:
+        cm = await Proc.start(tmp_path, "controller-manager", "controller-manager", "--kubeconfig", kubeconfig, "--lb-pool", "127.241.0.0/24")
+        procs.append(cm)
+        await cm.line_starting("controllers running: ")
+        for i, extra in ((1, ()), (2, ("--no-cluster-ips",))):
+            node = await Proc.start(
+                tmp_path, f"node{i}", "node", "--kubeconfig", kubeconfig, "--name", f"node{i}",
+                "--ip", f"127.0.3.{i}", "--pod-cidr", f"127.245.{i}.0/24", "--state-dir", str(tmp_path / f"node{i}"), *extra,
+            )
+            procs.append(node)
+            assert (await node.line_starting(f"node node{i} ")).endswith("running: pod runtime and userspace proxy")
+        lb = await Proc.start(tmp_path, "cloud-lb", "cloud-lb", "--kubeconfig", kubeconfig)
+        procs.append(lb)
+        await lb.line_starting("cloud load balancer running")
+
+        applied = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "svcnet.cli.main", "apply", "--kubeconfig", kubeconfig, "-f", str(EXAMPLES / "echo-app.yaml"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(applied.communicate(), TIMEOUT)
+        assert applied.returncode == 0, err.decode()
+        assert out.decode().splitlines() == [
+            "deployment.apps/echo created", "service/echo created", "service/echo-nodeport created", "service/echo-lb created",
+        ]
+
+        async def three_ready():
+            slices = (await client.list("endpointslices", "default", label_selector="kubernetes.io/service-name=echo"))["items"]
+            ready = [a for s in slices for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready") for a in e["addresses"]]
+            return sorted(ready) if len(ready) == 3 else None
+
+        pod_ips = await wait_for(three_ready, "3 ready echo endpoints", 60)
+        assert all(ip.startswith(("127.245.1.", "127.245.2.")) for ip in pod_ips), pod_ips
+        pods = {p["metadata"]["name"]: p for p in (await client.list("pods", "default"))["items"]}
+        assert {p["spec"]["nodeName"] for p in pods.values()} <= {"node1", "node2"}
+
+        cluster_ip = (await client.get("services", "echo", "default"))["spec"]["clusterIP"]
+        assert cluster_ip.startswith("127.97.")
+
+        async def lb_ip():
+            ingress = ((await client.get("services", "echo-lb", "default")).get("status") or {}).get("loadBalancer", {}).get("ingress")
+            return ingress[0]["ip"] if ingress else None
+
+        lb_addr = await wait_for(lb_ip, "a LoadBalancer IP", 30)
+        assert lb_addr.startswith("127.241.0.")
+        addresses = [(cluster_ip, 8080), ("127.0.3.1", 30080), ("127.0.3.2", 30080), (lb_addr, 8080)]
+
+        async def answered(addr):
+            try:
+                return await http_get(*addr, timeout=2)
+            except OSError:
+                return None  # listeners come up with the proxies' and the LB's next sync
+
+        for addr in addresses:
+            await wait_for(lambda addr=addr: answered(addr), f"an answer on {addr}", 30)
+        for addr in addresses[:3]:  # round robin over the three pods through each proxy address
+            seen = [(await http_get(*addr))["pod"] for _ in range(30)]
+            assert sorted(set(seen)) == sorted(pods) and all(seen.count(p) == 10 for p in pods), (addr, seen)
+        lb_pods = {(await http_get(*addresses[3]))["pod"] for _ in range(30)}
+        assert lb_pods <= set(pods) and len(lb_pods) >= 2, lb_pods
+    finally:
+        await client.close()
+        codes = [await p.terminate() for p in reversed(procs)]
+    assert codes == [0] * len(procs), [(p.log.name, p.stderr()) for p in procs]

@@ -170,10 +170,11 @@ def _readme_demo_command() -> str:
 
 
 def test_svcnet_demo_once_exits_0_after_the_readme_install(tmp_path):
-    """The README's own install command, run in a copy of the source tree as on a fresh
-    machine (a new venv, ``pip install .``), then ``svcnet demo --once`` from that venv."""
+    """The README's own install command, run in a copy of the source tree (the files git
+    tracks or would track) as on a fresh machine (a new venv, ``pip install .``), then
+    ``svcnet demo --once`` from that venv."""
     src = tmp_path / "svcnet"
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, check=True).stdout
     for name in tracked.decode().split("\0"):
         if name and (REPO / name).is_file():
             (src / name).parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "svcnet.cli.cmd_up",
     "svcnet.cli.cmd_validate",
     "svcnet.cli.cmd_controlplane",
+    "svcnet.cli.cmd_node",
     "svcnet.cli.cmd_apply",
     "svcnet.cli.cmd_get",
     "svcnet.cli.cmd_describe",
