@@ -471,3 +471,46 @@ def test_kubectl_field_validation_strict_warn_and_ignore(binary, control_plane, 
     r = k("create", "-f", str(m), "--validate=false")
     assert ok(r).strip() == "service/unk created" and "Warning" not in r.stderr
     assert "foo" not in control_plane.call(lambda c: c.get("services", "unk"))["spec"]
+
+
+DEPLOYMENT_YAML = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: svcnet/echo
+"""
+
+
+@pytest.mark.parametrize("binary", BOTH)
+def test_kubectl_scale_uses_the_scale_subresource(binary, control_plane, kubectl_for, tmp_path):
+    k = kubectl_for(binary)
+    manifest = tmp_path / "deploy.yaml"
+    manifest.write_text(DEPLOYMENT_YAML)
+    assert ok(k("create", "-f", str(manifest))).strip() == "deployment.apps/web created"
+    assert ok(k("scale", "deployment", "web", "--replicas=5")).strip() == "deployment.apps/web scaled"
+    deploy = control_plane.call(lambda c: c.get("deployments", "web"))
+    assert deploy["spec"]["replicas"] == 5 and deploy["metadata"]["generation"] == 2
+
+    scale = yaml.safe_load(ok(k("get", "--raw", "/apis/apps/v1/namespaces/default/deployments/web/scale")))
+    assert scale == {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {k_: deploy["metadata"][k_] for k_ in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")},
+        "spec": {"replicas": 5}, "status": {"replicas": 0, "selector": "app=web"},
+    }
+
+    r = k("scale", "deployment", "web", "--current-replicas=3", "--replicas=2")
+    assert r.returncode == 1 and "Expected replicas to be 3, was 5" in r.stderr
+    r = k("patch", "deployment", "web", "--subresource=scale", "--type=merge", "-p", '{"spec":{"replicas":-1}}')
+    assert r.returncode == 1 and "spec.replicas: Invalid value: -1: must be greater than or equal to 0" in r.stderr, r.stderr
+    assert control_plane.call(lambda c: c.get("deployments", "web"))["spec"]["replicas"] == 5

@@ -49,6 +49,7 @@ from svcnet.api.errors import (
 )
 from svcnet.api.resources import RESOURCES, ResourceType, by_name
 from svcnet.apiserver.patch import PatchError, apply_patch
+from svcnet.apiserver.scale import apply_scale, scale_of
 from svcnet.apiserver.services import kubernetes_service_ip
 from svcnet.apiserver.strategies import default_strategies
 from svcnet.apiserver.strategy import Strategy, Txn
@@ -208,6 +209,8 @@ class Registry:
 
     def get(self, rt: ResourceType, namespace: str | None, name: str, *, subresource: str | None = None) -> dict:
         obj = self.store.get(rt.name, namespace or "" if rt.namespaced else "", name)
+        if subresource == "scale" and "scale" in rt.subresources:
+            return scale_of(obj)
         return self._with_type(rt, obj)
 
     def list(
@@ -378,6 +381,8 @@ class Registry:
         dry_run: bool = False,
     ) -> dict:
         obj = _json_copy(obj)
+        if subresource == "scale" and "scale" in rt.subresources:
+            return self._update_scale(rt, namespace, name, lambda _current: obj, dry_run=dry_run)
         self._check_type(rt, obj)
         md = _md(obj)
         ns = (namespace or md.get("namespace") or "default") if rt.namespaced else ""
@@ -476,6 +481,15 @@ class Registry:
         dry_run: bool = False,
     ) -> dict:
         ns = (namespace or "default") if rt.namespaced else ""
+        if subresource == "scale" and "scale" in rt.subresources:
+            # the patch applies to the Scale, not to the object (kubectl scale)
+            def patched(current: dict) -> dict:
+                try:
+                    return apply_patch(current, patch, patch_type, "Scale")
+                except PatchError as e:
+                    raise Invalid("Scale", name, [FieldError("Invalid", "patch", detail=str(e), rendered=str(e))], group="autoscaling") from None
+
+            return self._update_scale(rt, ns, name, patched, dry_run=dry_run)
         for _attempt in range(5):
             with self._lock:
                 old = self.store.get(rt.name, ns, name)
@@ -500,6 +514,17 @@ class Registry:
                         raise
                     continue
         raise Conflict.stale(rt.name, name, rt.group)
+
+    def _update_scale(self, rt: ResourceType, namespace: str | None, name: str, new_scale, *, dry_run: bool) -> dict:
+        """Write the replicas of ``new_scale(current Scale)`` into the object (a spec update:
+        validated, generation bumped); returns the resulting Scale."""
+        ns = (namespace or "default") if rt.namespaced else ""
+        with self._lock:
+            old = self.store.get(rt.name, ns, name)
+            obj = apply_scale(old, new_scale(scale_of(old)))
+            if not obj["metadata"].get("resourceVersion"):
+                obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+            return scale_of(self._update_locked(rt, old, _json_copy(obj), subresource=None, dry_run=dry_run))
 
     # -- delete ------------------------------------------------------------------------------
 
