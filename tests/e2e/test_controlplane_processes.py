@@ -282,6 +282,16 @@ async def test_every_component_as_its_own_process_serves_the_example(tmp_path):
             assert sorted(set(seen)) == sorted(pods) and all(seen.count(p) == 10 for p in pods), (addr, seen)
         lb_pods = {(await http_get(*addresses[3]))["pod"] for _ in range(30)}
         assert lb_pods <= set(pods) and len(lb_pods) >= 2, lb_pods
+
+        # svcnet logs: API server -> the kubelet of the pod's node (a node agent process)
+        name = sorted(pods)[0]
+        logs = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "svcnet.cli.main", "logs", name, "--kubeconfig", kubeconfig,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(logs.communicate(), TIMEOUT)
+        assert (logs.returncode, err.decode()) == (0, "")
+        assert out.decode().startswith("svcnet/echo serving http=8080")
     finally:
         await client.close()
         codes = [await p.terminate() for p in reversed(procs)]

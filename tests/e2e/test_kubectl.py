@@ -514,3 +514,41 @@ def test_kubectl_scale_uses_the_scale_subresource(binary, control_plane, kubectl
     r = k("patch", "deployment", "web", "--subresource=scale", "--type=merge", "-p", '{"spec":{"replicas":-1}}')
     assert r.returncode == 1 and "spec.replicas: Invalid value: -1: must be greater than or equal to 0" in r.stderr, r.stderr
     assert control_plane.call(lambda c: c.get("deployments", "web"))["spec"]["replicas"] == 5
+
+
+@pytest.mark.parametrize("binary", BOTH)
+def test_kubectl_logs_through_the_api_server_from_the_kubelet(binary, control_plane, kubectl_for, tmp_path):
+    """kubectl logs -> pods/log -> the kubelet log server of the pod's node (a real LogServer
+    on loopback, run on the control plane's loop; its Node records the port)."""
+    from svcnet.kubelet.logs import LogServer
+
+    cdir = tmp_path / "app"
+    cdir.mkdir()
+    (cdir / "0.log").write_bytes(b"run 0\n")
+    (cdir / "1.log").write_bytes(b"one\ntwo\nthree\n")
+    srv = LogServer(lambda ns, pod, container: cdir)
+    port = control_plane.call(lambda c: srv.start("127.0.0.1", 0))
+
+    async def setup(c):
+        await c.create("nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
+        n = await c.get("nodes", "n1")
+        n["status"] = {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}], "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}
+        await c.update_status("nodes", n)
+        for name, containers in (("web", ["app"]), ("two", ["a", "b"])):
+            await c.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                                    "spec": {"nodeName": "n1", "containers": [{"name": x, "image": "svcnet/echo"} for x in containers]}})
+
+    control_plane.call(setup)
+    try:
+        k = kubectl_for(binary)
+        assert ok(k("logs", "web")) == "one\ntwo\nthree\n"
+        assert ok(k("logs", "pod/web", "--tail=1")) == "three\n"
+        assert ok(k("logs", "web", "--previous")) == "run 0\n"
+        r = k("logs", "two")  # kubectl picks the first container itself and says so
+        assert (r.returncode, r.stdout, r.stderr) == (0, "one\ntwo\nthree\n", 'Defaulted container "a" out of: a, b\n')
+        r = k("get", "--raw", "/api/v1/namespaces/default/pods/two/log")  # the server does not guess
+        assert r.returncode == 1 and "a container name must be specified for pod two, choose one of: [a b]" in r.stderr, r.stderr
+        r = k("logs", "nope")
+        assert r.returncode == 1 and '(NotFound): pods "nope" not found' in r.stderr, r.stderr  # kubectl words the rest by version
+    finally:
+        control_plane.call(lambda c: srv.stop())

@@ -81,7 +81,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     ResourceType(
         name="pods", singular="pod", kind="Pod", group="", version="v1",
-        namespaced=True, short_names=("po",), subresources=("status", "binding"), categories=("all",),
+        namespaced=True, short_names=("po",), subresources=("status", "binding", "log"), categories=("all",),
     ),
     ResourceType(
         name="services", singular="service", kind="Service", group="", version="v1",

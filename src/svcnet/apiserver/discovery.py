@@ -101,6 +101,8 @@ def _resource_entries(r: ResourceType) -> list[dict]:
         entry: dict[str, Any] = {"name": f"{r.name}/{sub}", "singularName": "", "namespaced": r.namespaced}
         if sub == "binding":
             entry.update(kind="Binding", verbs=["create"])
+        elif sub == "log":
+            entry.update(kind=r.kind, verbs=["get"])
         elif sub == "scale":
             entry.update(group="autoscaling", version="v1", kind="Scale", verbs=["get", "patch", "update"])
         else:

@@ -25,6 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import orjson
 import yaml
 from aiohttp import web
@@ -41,6 +42,7 @@ from svcnet.api.errors import (
 from svcnet.api.resources import RESOURCES, ResourceType
 from svcnet.apiserver import discovery, fieldvalidation
 from svcnet.apiserver.auth import TokenAuth, User
+from svcnet.apiserver.podlogs import stream_log
 from svcnet.apiserver.registry import Registry
 
 __all__ = ["HANDLER", "Target", "make_app", "parse_path"]
@@ -202,6 +204,18 @@ class APIHandler:
         self.server_address = server_address
         self.frames = _FrameCache()
         self.active_watches = 0
+        self._kubelets: aiohttp.ClientSession | None = None  # for pods/log, made on first use
+
+    async def close(self, _app: web.Application | None = None) -> None:
+        if self._kubelets is not None:
+            await self._kubelets.close()
+            self._kubelets = None
+
+    async def _pod_log(self, request: web.Request, t: Target) -> web.StreamResponse:
+        host, port, path = self.registry.pod_log_location(t.namespace, t.name or "", request.query.get("container"))
+        if self._kubelets is None:
+            self._kubelets = aiohttp.ClientSession()
+        return await stream_log(request, self._kubelets, host, port, path)
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -277,6 +291,10 @@ class APIHandler:
             self.auth.authorize(user, verb, rt.name, rt.group, t.namespace, t.name)
         dry_run = q.get("dryRun") == "All"
         reg = self.registry
+        if t.subresource == "log":
+            if verb != "get":
+                raise MethodNotAllowed("the server does not allow this method on the requested resource")
+            return await self._pod_log(request, t)
         if verb == "watch":
             return await self._watch(request, rt, t, field_selector)
         if verb == "list":
@@ -480,6 +498,7 @@ def make_app(registry: Registry, *, auth: TokenAuth | None = None, server_addres
     app = web.Application(client_max_size=16 * 1024 * 1024)
     handler = APIHandler(registry, auth, server_address)
     app[HANDLER] = handler
+    app.on_cleanup.append(handler.close)
     # the bound coroutine method, not the instance: aiohttp deprecates non-coroutine handlers
     app.router.add_route("*", "/{tail:.*}", handler.__call__)
     return app

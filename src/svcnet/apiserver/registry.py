@@ -49,6 +49,7 @@ from svcnet.api.errors import (
 )
 from svcnet.api.resources import RESOURCES, ResourceType, by_name
 from svcnet.apiserver.patch import PatchError, apply_patch
+from svcnet.apiserver.podlogs import log_location
 from svcnet.apiserver.scale import apply_scale, scale_of
 from svcnet.apiserver.services import kubernetes_service_ip
 from svcnet.apiserver.strategies import default_strategies
@@ -212,6 +213,18 @@ class Registry:
         if subresource == "scale" and "scale" in rt.subresources:
             return scale_of(obj)
         return self._with_type(rt, obj)
+
+    def pod_log_location(self, namespace: str | None, name: str, container: str | None) -> tuple[str, int, str]:
+        """Where the kubelet serves this pod's container log (``pods/log``; see podlogs)."""
+        pod = self.store.get("pods", namespace or "default", name)
+        node = None
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if node_name:
+            try:
+                node = self.store.get("nodes", "", node_name)
+            except NotFound:
+                pass
+        return log_location(pod, node, container)
 
     def list(
         self,

@@ -67,6 +67,7 @@ def register(app: typer.Typer) -> None:
         scheduler: str = typer.Option("rr", "--proxy-scheduler", help="Default scheduler: rr wrr lc wlc sed nq dh sh mh."),
         healthz_port: int = typer.Option(10256, "--healthz-port", help="Proxy health endpoint on the node IP (0 = any free port; the cloud LB checks 10256)."),
         metrics_port: int = typer.Option(0, "--metrics-port", help="Proxy metrics on 127.0.0.1 (0 = any free port)."),
+        kubelet_port: int = typer.Option(0, "--kubelet-port", help="Container logs (/containerLogs) on the node IP (0 = any free port; recorded in the Node)."),
         verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More logging (-v info, -vv debug)."),
     ) -> None:
         """Run a node agent (pod runtime + userspace proxy) against an API server."""
@@ -89,7 +90,7 @@ def register(app: typer.Typer) -> None:
             from svcnet.proxy.agent import NodeProxy
 
             client = client_from_kubeconfig(kubeconfig or None)
-            kubelet = Kubelet(client, name, ip, cidr, state_dir or svcnet_state_dir() / "nodes" / name)
+            kubelet = Kubelet(client, name, ip, cidr, state_dir or svcnet_state_dir() / "nodes" / name, kubelet_port=kubelet_port)
             proxy = NodeProxy(
                 client,
                 node_name=name,

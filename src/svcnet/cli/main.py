@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "svcnet.cli.cmd_get",
     "svcnet.cli.cmd_describe",
     "svcnet.cli.cmd_delete",
+    "svcnet.cli.cmd_logs",
 )
 
 app = typer.Typer(

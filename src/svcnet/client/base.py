@@ -101,6 +101,10 @@ class Transport(Protocol):
 
     async def bind(self, namespace: str, name: str, node: str) -> dict: ...
 
+    def logs(self, namespace: str, name: str, options: dict[str, str]) -> AsyncIterator[bytes]:
+        """A container's log (``pods/log``): ``options`` are PodLogOptions as query strings."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -252,6 +256,26 @@ class Client:
     async def bind_pod(self, name: str, node: str, namespace: str | None = None) -> dict:
         """Assign a pod to a node (``POST pods/<name>/binding``), as a scheduler does."""
         return await self.transport.bind(namespace or self.default_namespace, name, node)
+
+    async def logs(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        container: str | None = None,
+        follow: bool = False,
+        previous: bool = False,
+        tail_lines: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> AsyncIterator[bytes]:
+        """A pod's container log, as the kubelet of its node has it (``kubectl logs``):
+        chunks of bytes; with ``follow`` it goes on until the container restarts or the
+        caller stops iterating."""
+        opts = {"container": container, "follow": "true" if follow else None, "previous": "true" if previous else None,
+                "tailLines": tail_lines, "limitBytes": limit_bytes}
+        query = {k: str(v) for k, v in opts.items() if v is not None}
+        async for chunk in self.transport.logs(namespace or self.default_namespace, name, query):
+            yield chunk
 
     async def close(self) -> None:
         await self.transport.close()

@@ -232,6 +232,12 @@ class HTTPTransport:
         }
         return await self._json("POST", rt.path(namespace, name, "binding"), body=body)
 
+    async def logs(self, namespace: str, name: str, options: dict[str, str]) -> AsyncIterator[bytes]:
+        path = by_name("pods").path(namespace, name, "log")
+        async with self._request("GET", path, params=options, timeout=None) as resp:
+            async for chunk in resp.content.iter_any():
+                yield chunk
+
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
+
 from svcnet.api.resources import ResourceType
+from svcnet.apiserver.podlogs import kubelet_log
 from svcnet.apiserver.registry import ClusterConfig, Registry
 from svcnet.client.base import Client
 from svcnet.store.base import Store
@@ -22,6 +25,7 @@ __all__ = ["InProcessTransport", "local_client"]
 class InProcessTransport:
     def __init__(self, registry: Registry):
         self.registry = registry
+        self._kubelets: aiohttp.ClientSession | None = None  # for logs, made on first use
 
     async def get(self, rt: ResourceType, namespace: str | None, name: str, *, subresource: str | None = None) -> dict:
         return self.registry.get(rt, namespace, name, subresource=subresource)
@@ -123,8 +127,17 @@ class InProcessTransport:
     async def bind(self, namespace: str, name: str, node: str) -> dict:
         return self.registry.bind(namespace, name, {"target": {"kind": "Node", "name": node}})
 
+    async def logs(self, namespace: str, name: str, options: dict[str, str]) -> AsyncIterator[bytes]:
+        host, port, path = self.registry.pod_log_location(namespace, name, options.get("container"))
+        if self._kubelets is None:
+            self._kubelets = aiohttp.ClientSession()
+        async for chunk in kubelet_log(self._kubelets, host, port, path, options):
+            yield chunk
+
     async def close(self) -> None:
-        return None
+        if self._kubelets is not None:
+            await self._kubelets.close()
+            self._kubelets = None
 
 
 def local_client(store: Store | None = None, config: ClusterConfig | None = None) -> Client:

@@ -61,6 +61,7 @@ from svcnet.kubelet.images import ENV_PORTS, REASON_NOT_SUPPORTED, format_ports,
 from svcnet.kubelet.ipam import IPAMExhausted, PodIPAM
 from svcnet.kubelet.node import NodeRegistration
 from svcnet.kubelet.lifecycle import MIN_GRACE_AFTER_HOOK, run_pre_stop
+from svcnet.kubelet.logs import LogRequestError, LogServer
 from svcnet.kubelet.probes import (
     KINDS,
     SUCCESS,
@@ -538,6 +539,7 @@ class Kubelet:
         stop_grace: float | None = None,
         zone: str | None = None,
         python: str = sys.executable,
+        kubelet_port: int = 0,
     ):
         self.client = client
         self.node_name = node_name
@@ -555,6 +557,9 @@ class Kubelet:
         self.clock = time.time
         self.ipam = PodIPAM(pod_cidr)
         self.runtime = ProcessRuntime(self.state_dir)
+        #: /containerLogs on node_ip:kubelet_port (0: any free port), recorded in the Node
+        self.kubelet_port = kubelet_port
+        self.log_server = LogServer(self._log_dir)
         self.workers: dict[tuple[str, str], PodWorker] = {}
         self.retired: set[PodWorker] = set()
         self.stopping = False
@@ -579,6 +584,7 @@ class Kubelet:
         killed = self.runtime.cleanup_leftovers()
         if killed:
             log.info("killed %d processes left by a previous agent", len(killed))
+        self.node.kubelet_port = await self.log_server.start(self.node_ip, self.kubelet_port)
         await self.node.register()
         self._tasks.append(asyncio.ensure_future(self.node.heartbeat(self.heartbeat_interval)))
         self.services_informer = Informer(self.client, "services", name=f"kubelet-{self.node_name}-services")
@@ -613,6 +619,7 @@ class Kubelet:
                 t.cancel()
         await self.runtime.stop_all(0)
         await cancel_and_wait(self._tasks)
+        await self.log_server.stop()
         if self.services_informer is not None:
             await _stop_informer(self.services_informer)
         with contextlib.suppress(Exception):
@@ -621,6 +628,16 @@ class Kubelet:
 
     def _all_workers(self) -> list[PodWorker]:
         return list(self.workers.values()) + list(self.retired)
+
+    def _log_dir(self, namespace: str, pod: str, container: str) -> Path:
+        """Where a container of a pod on this node logs (for the log server)."""
+        w = self.workers.get((namespace, pod))
+        if w is None:
+            raise LogRequestError(f'pod "{pod}" in namespace "{namespace}" is not running on node {self.node_name}')
+        names = [c.get("name") for c in (w.pod.get("spec") or {}).get("containers") or []]
+        if container not in names:
+            raise LogRequestError(f"container {container} is not valid for pod {pod}")
+        return w.dir / container
 
     # -- pods --------------------------------------------------------------------------------
 

@@ -78,7 +78,7 @@ _READY_CONDITIONS = (
 )
 
 
-def node_status(node_name: str, node_ip: str, *, pods: int, ready: bool, old: dict | None, now: float) -> dict:
+def node_status(node_name: str, node_ip: str, *, pods: int, ready: bool, old: dict | None, now: float, kubelet_port: int = 0) -> dict:
     """Rule 2: the Node's status; ``old`` is the current Node (for transition times)."""
     stamp = _rfc3339(now)
     conds = list(_READY_CONDITIONS)
@@ -96,7 +96,7 @@ def node_status(node_name: str, node_ip: str, *, pods: int, ready: bool, old: di
         "conditions": out,
         "capacity": cap,
         "allocatable": dict(cap),
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": {
             "machineID": "",
             "systemUUID": "",
@@ -128,6 +128,7 @@ class NodeRegistration:
     ):
         self.client, self.node_name, self.node_ip, self.pod_cidr = client, node_name, node_ip, pod_cidr
         self.pods, self.zone, self.clock = pods, zone, clock
+        self.kubelet_port = 0  # where the agent serves /containerLogs (set before register)
 
     async def register(self) -> dict:
         want = node_object(self.node_name, self.pod_cidr, self.zone)
@@ -155,7 +156,7 @@ class NodeRegistration:
             obj = dict(node)
             obj["status"] = {
                 **(node.get("status") or {}),
-                **node_status(self.node_name, self.node_ip, pods=self.pods, ready=ready, old=node, now=self.clock()),
+                **node_status(self.node_name, self.node_ip, pods=self.pods, ready=ready, old=node, now=self.clock(), kubelet_port=self.kubelet_port),
             }
             try:
                 return await self.client.update_status("nodes", obj)
