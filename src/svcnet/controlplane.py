@@ -136,6 +136,7 @@ def _controller_factories(lb_pools: tuple[str, ...]) -> dict[str, Callable[[Clie
     add("deployment", "svcnet.controllers.deployment", "DeploymentController")
     add("scheduler", "svcnet.controllers.scheduler", "Scheduler")
     add("garbagecollector", "svcnet.controllers.gc", "GarbageCollector")
+    add("event-ttl", "svcnet.controllers.eventttl", "EventTTLController")
     return out
 
 

@@ -58,6 +58,20 @@ async def test_address_freed_by_delete_goes_to_the_pending_service(one_address):
     await until_ingress(client, "b", ["10.9.0.1"])
 
 
+async def test_allocation_events(one_address):
+    """IPAllocated for a, AllocationFailed for b while the pool is full (MetalLB's reasons)."""
+    client = one_address
+    deadline = asyncio.get_running_loop().time() + 5
+    while True:
+        evs = {(e["involvedObject"]["name"], e["type"], e["reason"]): e for e in (await client.list("events", "default"))["items"]}
+        if ("b", "Warning", "AllocationFailed") in evs or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.02)
+    assert evs[("a", "Normal", "IPAllocated")]["message"] == 'Assigned IP ["10.9.0.1"]'
+    assert evs[("b", "Warning", "AllocationFailed")]["source"] == {"component": "loadbalancer-ipam"}
+    assert "no available" in evs[("b", "Warning", "AllocationFailed")]["message"]
+
+
 @pytest.mark.parametrize(
     "change",
     [

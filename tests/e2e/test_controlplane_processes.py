@@ -283,6 +283,16 @@ async def test_every_component_as_its_own_process_serves_the_example(tmp_path):
         lb_pods = {(await http_get(*addresses[3]))["pod"] for _ in range(30)}
         assert lb_pods <= set(pods) and len(lb_pods) >= 2, lb_pods
 
+        # events from the controller-manager and the node agents, over HTTP
+        async def events_seen():
+            items = (await client.list("events", "default"))["items"]
+            seen = {(e["source"].get("component"), e["reason"]) for e in items}
+            want = {("default-scheduler", "Scheduled"), ("kubelet", "Started"), ("replicaset-controller", "SuccessfulCreate"),
+                    ("deployment-controller", "ScalingReplicaSet"), ("loadbalancer-ipam", "IPAllocated")}
+            return want <= seen or None
+
+        await wait_for(events_seen, "scheduler, kubelet, controller and LB events", 15)
+
         # svcnet logs: API server -> the kubelet of the pod's node (a node agent process)
         name = sorted(pods)[0]
         logs = await asyncio.create_subprocess_exec(

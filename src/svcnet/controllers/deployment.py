@@ -24,6 +24,7 @@ from svcnet.api.errors import AlreadyExists, Conflict, NotFound
 from svcnet.client.base import Client
 from svcnet.client.informer import Informer
 from svcnet.client.workqueue import WorkQueue, run_workers
+from svcnet.client.events import EventRecorder
 from svcnet.controllers.replicaset import controller_ref, owned_by
 
 __all__ = ["DeploymentController", "deployment_status", "resolve_fenceposts", "rollout", "template_hash"]
@@ -162,6 +163,7 @@ class DeploymentController:
         self.deploys = Informer(client, "deployments")
         self.rs = Informer(client, "replicasets")
         self.queue = WorkQueue()
+        self.events = EventRecorder(client, "deployment-controller")
 
     def _on_deploy(self, d: dict) -> None:
         self.queue.add((d["metadata"].get("namespace", ""), d["metadata"]["name"]))
@@ -183,6 +185,7 @@ class DeploymentController:
             self.queue.shutdown()
             for t in tasks:
                 t.cancel()
+            await self.events.close()
 
     def _new_rs_object(self, d: dict, h: str, revision: int) -> dict:
         md = d["metadata"]
@@ -237,6 +240,8 @@ class DeploymentController:
                 except (Conflict, NotFound):
                     self.queue.add_after(key, 0.05)
                     return
+                direction = "up" if want > _replicas(r) else "down"
+                self.events.record(d, "Normal", "ScalingReplicaSet", f"Scaled {direction} replica set {r['metadata']['name']} from {_replicas(r)} to {want}")
         # keep spec.revisionHistoryLimit old, empty ReplicaSets
         limit = int((d.get("spec") or {}).get("revisionHistoryLimit", 10))
         empty_old = sorted(

@@ -9,13 +9,15 @@ survive restarts.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from svcnet.api.errors import NotFound
 from svcnet.client.base import Client
+from svcnet.client.events import EventRecorder
 from svcnet.client.informer import Informer
 from svcnet.client.workqueue import WorkQueue, run_workers
-from svcnet.controllers.lbipam import LBIPAM, LBPool, LoadBalancerIPController
+from svcnet.controllers.lbipam import LBIPAM, LBPool, LoadBalancerIPController, service_key
 
 __all__ = ["LoadBalancerController", "parse_pools"]
 
@@ -33,6 +35,7 @@ class LoadBalancerController:
         self.ctl = LoadBalancerIPController(LBIPAM(parse_pools(pools)))
         self.services = Informer(client, "services")
         self.queue = WorkQueue()
+        self.events = EventRecorder(client, "loadbalancer-ipam")
         self._synced = False
 
     def _key(self, svc: dict) -> tuple[str, str]:
@@ -57,14 +60,17 @@ class LoadBalancerController:
         task = self.services.start()
         try:
             await self.services.wait_synced()
-            for svc, patch in zip(self.services.list(), self.ctl.resync(self.services.list())):
+            services = self.services.list()
+            for svc, patch in zip(services, self.ctl.resync(services)):
                 if patch is not None:
                     await self._write(svc, patch)
+            self._record_failures(services)
             self._synced = True
             await run_workers(self.queue, self._sync, name="loadbalancer-ipam")
         finally:
             self.queue.shutdown()
             task.cancel()
+            await self.events.close()
 
     async def _sync(self, key: tuple[str, str]) -> None:
         svc = self.services.get(*key)
@@ -72,17 +78,29 @@ class LoadBalancerController:
             return
         held = set(self.ctl.ipam.used())
         patch = self.ctl.on_upsert(svc)
+        self._record_failures([svc])
         if patch is not None:
             await self._write(svc, patch)
         if not held <= set(self.ctl.ipam.used()):
             # released by an update (type or class changed, another IP requested), not a delete
             self._requeue_load_balancers()
 
+    def _record_failures(self, services: list[dict]) -> None:
+        """AllocationFailed events for what the pure controller could not assign."""
+        by_key = {service_key(s): s for s in services}
+        for key, reason in self.ctl.events:
+            if key in by_key:
+                self.events.record(by_key[key], "Warning", "AllocationFailed", reason)
+        self.ctl.events.clear()
+
     async def _write(self, svc: dict, patch: dict) -> None:
         ns, name = self._key(svc)
         try:
             await self.client.patch("services", name, patch, ns, subresource="status")
-            ingress = (patch["status"].get("loadBalancer") or {}).get("ingress") or []
-            log.info("service %s/%s: load balancer ingress %s", ns, name, [i.get("ip") for i in ingress] or "<pending>")
         except NotFound:
             self.ctl.on_delete(svc)
+            return
+        ips = [i.get("ip") for i in (patch["status"].get("loadBalancer") or {}).get("ingress") or []]
+        log.info("service %s/%s: load balancer ingress %s", ns, name, ips or "<pending>")
+        if ips:
+            self.events.record(svc, "Normal", "IPAllocated", f"Assigned IP {json.dumps(ips)}")

@@ -19,6 +19,7 @@ from svcnet.api.labels import selector_from_label_selector
 from svcnet.client.base import Client
 from svcnet.client.informer import Informer
 from svcnet.client.workqueue import WorkQueue, run_workers
+from svcnet.client.events import EventRecorder
 
 __all__ = ["ReplicaSetController", "Plan", "is_pod_active", "is_pod_ready", "owned_by", "plan", "pod_from_template", "status"]
 
@@ -129,6 +130,7 @@ class ReplicaSetController:
         self.rs = Informer(client, "replicasets")
         self.pods = Informer(client, "pods")
         self.queue = WorkQueue()
+        self.events = EventRecorder(client, "replicaset-controller")
         self._expect: dict[tuple[str, str], _Expectations] = {}
 
     def _owner_key(self, pod: dict) -> tuple[str, str] | None:
@@ -157,6 +159,7 @@ class ReplicaSetController:
             self.queue.shutdown()
             for t in tasks:
                 t.cancel()
+            await self.events.close()
 
     def _owned_pods(self, rs: dict) -> list[dict]:
         uid = rs["metadata"]["uid"]
@@ -188,6 +191,7 @@ class ReplicaSetController:
             except NotFound:
                 return  # namespace going away
             exp.created.add(pod["metadata"]["name"])
+            self.events.record(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
         for pod in p.delete:
             pname = pod["metadata"]["name"]
             if pname in exp.created:
@@ -196,6 +200,8 @@ class ReplicaSetController:
                 await self.client.delete("pods", pname, ns)
             except NotFound:
                 pass
+            else:
+                self.events.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pname}")
             exp.deleted.add(pname)
         st = status(rs, owned)
         if (rs.get("status") or {}) != st:

@@ -16,6 +16,7 @@ from svcnet.api.errors import Conflict, NotFound
 from svcnet.client.base import Client
 from svcnet.client.informer import Informer
 from svcnet.client.workqueue import WorkQueue, run_workers
+from svcnet.client.events import EventRecorder
 
 __all__ = ["Scheduler", "node_is_ready", "pick_node"]
 
@@ -70,6 +71,7 @@ class Scheduler:
         self.pods = Informer(client, "pods")
         self.nodes = Informer(client, "nodes")
         self.queue = WorkQueue()
+        self.events = EventRecorder(client, scheduler_name)
         #: pods bound by us that the informer has not shown bound yet (upstream "assumed pods")
         self._assumed: dict[tuple[str, str], str] = {}
 
@@ -109,6 +111,7 @@ class Scheduler:
             self.queue.shutdown()
             for t in tasks:
                 t.cancel()
+            await self.events.close()
 
     async def _sync(self, key: tuple[str, str]) -> None:
         ns, name = key
@@ -119,6 +122,7 @@ class Scheduler:
         node = pick_node(pod, self.nodes.list(), counts)
         if node is None:
             log.info("pod %s/%s: 0/%d nodes are available", ns, name, len(self.nodes))
+            self.events.record(pod, "Warning", "FailedScheduling", f"0/{len(self.nodes)} nodes are available.")
             self.queue.add_after(key, 1.0)  # retried when nodes change, or after a second
             return
         try:
@@ -127,3 +131,4 @@ class Scheduler:
             return  # bound meanwhile, or gone
         # count it at once so a burst of pods spreads before the informer catches up
         self._assumed[key] = node
+        self.events.record(pod, "Normal", "Scheduled", f"Successfully assigned {ns}/{name} to {node}")

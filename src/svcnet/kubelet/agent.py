@@ -54,6 +54,7 @@ from pathlib import Path
 import svcnet
 from svcnet.api.errors import APIError, BadRequest, Conflict, NotFound
 from svcnet.client.base import Client
+from svcnet.client.events import EventRecorder
 from svcnet.client.informer import Informer
 from svcnet.kubelet import pods as P
 from svcnet.kubelet.envvars import EnvError, container_env, expand_command
@@ -275,6 +276,7 @@ class PodWorker:
                 self._spawn(name, "start", self._start(name))
             elif action == "backoff" and until is not None:
                 self.recs[name] = P.crash_loop(rec, self.label)
+                self.kl.events.record(self.pod, "Warning", "BackOff", f"Back-off restarting failed container {name} in pod {self.label}")
                 wake.append(until)
         wake += self._probe_step(now, only_readiness=False)
         return min(wake) if wake else None
@@ -367,12 +369,15 @@ class PodWorker:
         except (StartFailed, OSError) as e:
             # counts as a run that failed at once: restart policy and back-off apply
             reason, msg = (e.reason, e.message) if isinstance(e, StartFailed) else ("StartError", str(e))
+            self.kl.events.record(self.pod, "Warning", "Failed", f"Error: {msg}")
             rec = P.on_started(rec, cid, now, self.kl.backoff)
             self.recs[name] = P.on_exited(rec, P.Terminated(exit_code=128, reason=reason, message=msg, finished_at=self.kl.clock()))
             self.wake.set()
             return
         self.procs[name] = proc
         self.recs[name] = P.on_started(rec, cid, proc.started_at, self.kl.backoff)
+        self.kl.events.record(self.pod, "Normal", "Created", f"Created container: {name}")
+        self.kl.events.record(self.pod, "Normal", "Started", f"Started container {name}")
         for kind in KINDS:
             ps = self.specs.get((name, kind))
             if ps is not None:
@@ -400,6 +405,8 @@ class PodWorker:
     async def _kill(self, name: str, grace: float, *, pre_stop: bool = False) -> None:
         proc = self.procs.get(name)
         if proc is not None:
+            if proc.running:
+                self.kl.events.record(self.pod, "Normal", "Killing", f"Stopping container {name}")
             if pre_stop and proc.running:
                 grace = await self._pre_stop(name, grace)
             await proc.stop(grace)
@@ -439,6 +446,8 @@ class PodWorker:
         self.pstates[key] = out.state
         if result is None:
             log.info("pod %s/%s: %s probe of %s errored: %s", self.ns, self.name, kind, name, output)
+        elif not result:
+            self.kl.events.record(self.pod, "Warning", "Unhealthy", f"{kind.capitalize()} probe failed: {output}".rstrip(": "))
         if out.restart and not self.deleting:
             log.info("pod %s/%s: container %s failed %s probe, will be restarted", self.ns, self.name, name, kind)
             grace = P.grace_period(self.pod, probe_grace=ps.termination_grace)
@@ -560,6 +569,7 @@ class Kubelet:
         #: /containerLogs on node_ip:kubelet_port (0: any free port), recorded in the Node
         self.kubelet_port = kubelet_port
         self.log_server = LogServer(self._log_dir)
+        self.events = EventRecorder(client, "kubelet", host=node_name)
         self.workers: dict[tuple[str, str], PodWorker] = {}
         self.retired: set[PodWorker] = set()
         self.stopping = False
@@ -620,6 +630,7 @@ class Kubelet:
         await self.runtime.stop_all(0)
         await cancel_and_wait(self._tasks)
         await self.log_server.stop()
+        await self.events.close()
         if self.services_informer is not None:
             await _stop_informer(self.services_informer)
         with contextlib.suppress(Exception):
