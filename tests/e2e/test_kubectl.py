@@ -552,3 +552,37 @@ def test_kubectl_logs_through_the_api_server_from_the_kubelet(binary, control_pl
         assert r.returncode == 1 and '(NotFound): pods "nope" not found' in r.stderr, r.stderr  # kubectl words the rest by version
     finally:
         control_plane.call(lambda c: srv.stop())
+
+
+JSONPATH_TEMPLATES = [
+    "{.items[*].metadata.name}",
+    "{.metadata.name} {.spec.ports[0].port}",
+    '{range .items[*]}{.metadata.name}{"\\t"}{.spec.type}{"\\n"}{end}',
+    '{.items[?(@.spec.type=="NodePort")].spec.ports[0].nodePort}',
+    "{.spec.ports}",
+    "{.spec}",
+    "{.metadata.labels['tier']}",
+    "{.missing.field}",
+    "{..port}",
+    "{.items[-1:].metadata.name}",
+    "{$.kind}",
+]
+
+
+@pytest.mark.parametrize("binary", NEWEST_ONLY)
+def test_svcnet_get_jsonpath_prints_what_kubectl_prints(binary, control_plane, kubectl_for, tmp_path):
+    import subprocess as sp
+    import sys
+
+    k = kubectl_for(binary)
+    manifest = tmp_path / "svc.yaml"
+    manifest.write_text(SERVICE_YAML.format(port=80))
+    ok(k("create", "-f", str(manifest)))
+    (tmp_path / "np.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: np\nspec:\n  type: NodePort\n  ports:\n  - port: 81\n")
+    ok(k("create", "-f", str(tmp_path / "np.yaml")))
+    for template in JSONPATH_TEMPLATES:
+        for target in (["svc"], ["svc", "web"]):
+            want = k("get", *target, "-o", f"jsonpath={template}")
+            got = sp.run([sys.executable, "-m", "svcnet.cli.main", "get", *target, "-o", f"jsonpath={template}", "--kubeconfig", control_plane.kubeconfig],
+                         capture_output=True, text=True, timeout=60)
+            assert (got.returncode, got.stdout) == (want.returncode, want.stdout), (template, target, got.stderr)

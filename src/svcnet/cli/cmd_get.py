@@ -55,6 +55,27 @@ __all__ = ["enhance_list_error", "register", "run_get"]
 _OUTPUTS = ("", "wide", "name", "yaml", "json")
 
 
+def _jsonpath_template(output: str) -> str | None:
+    """``jsonpath=TEMPLATE`` (or ``jsonpath='TEMPLATE'``) -> TEMPLATE; None for other formats."""
+    kind, eq, template = output.partition("=")
+    if kind != "jsonpath":
+        return None
+    if not eq or not template:
+        raise CommandError("template format specified but no template given")
+    if len(template) >= 2 and template[0] == template[-1] and template[0] in "'\"":
+        template = template[1:-1]
+    return template
+
+
+def render_jsonpath(template: str, data: object) -> str:
+    from svcnet.cli.jsonpath import JSONPathError, render
+
+    try:
+        return render(template, data)
+    except JSONPathError as e:
+        raise CommandError(f"error parsing jsonpath {template}, {e}") from None
+
+
 def enhance_list_error(err: APIError, rt: ResourceType, label_selector: str | None, field_selector: str | None) -> APIError:
     """kubectl's ``EnhanceListError``: name the resource and selectors in list errors."""
     if not isinstance(err, (BadRequest, NotFound)):
@@ -116,8 +137,11 @@ async def run_get(
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        if output not in _OUTPUTS:
-            raise CommandError(f"unable to match a printer suitable for the output format \"{output}\", allowed formats are: json,name,wide,yaml")
+        template = _jsonpath_template(output)
+        if template is not None:
+            render_jsonpath(template, {})  # a template that does not parse fails before any request
+        elif output not in _OUTPUTS:
+            raise CommandError(f"unable to match a printer suitable for the output format \"{output}\", allowed formats are: json,jsonpath,name,wide,yaml")
         types, named = parse_resource_args(args)
         if named and (selector or field_selector):
             raise CommandError("name cannot be provided when a selector is specified")
@@ -128,6 +152,9 @@ async def run_get(
         return 1
     ns = effective_namespace(client, namespace)
     label_columns = tuple(k for item in label_columns for k in item.split(",") if k)
+    if (watch or watch_only) and template is not None:
+        emit(err, format_errors([CommandError("--watch with -o jsonpath is not supported by svcnet")]))
+        return 1
     if watch or watch_only:
         return await _watch(
             client, types, named, ns, all_namespaces, output, selector, field_selector, show_labels,
@@ -166,6 +193,16 @@ async def run_get(
                 errors.append(e)
                 continue
             group_for(rt).extend(_with_type(rt, o) for o in lst.get("items") or [])
+
+    if template is not None:
+        objs = [o for _rt, objs in groups for o in objs]
+        single = len(args) >= 1 and len(named) == 1
+        if objs:
+            out.write(render_jsonpath(template, objs[0] if single and len(objs) == 1 else to_list(objs)))
+        if errors:
+            emit(err, format_errors(errors))
+            return 1
+        return 0
 
     if output in ("yaml", "json"):
         objs = [o for _rt, objs in groups for o in objs]
