@@ -1002,3 +1002,9 @@ async def test_field_validation_warn_is_the_default_and_drops_the_fields(api):
         assert resp.status == 201
         assert "Warning" not in resp.headers
         assert "foo" not in (await resp.json())["spec"]
+
+
+async def test_watch_on_a_subresource_is_not_allowed(api, client):
+    await client.create("services", svc("w"))
+    st, body = await api.call("GET", SVCS + "/w/status", params={"watch": "true"})
+    assert st == 405 and body["reason"] == "MethodNotAllowed"

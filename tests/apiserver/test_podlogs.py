@@ -3,6 +3,7 @@ the in-process client from a real kubelet log server on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -38,12 +39,15 @@ def test_log_location(p, n, container, want):
     assert log_location(p, n, container) == want
 
 
+def test_a_pod_not_scheduled_yet_has_an_empty_log():
+    assert log_location(pod(node=None), None, None) is None
+
+
 @pytest.mark.parametrize(
     "p, n, container, error, text",
     [
         (pod(("a", "b")), node(), None, BadRequest, "a container name must be specified for pod web, choose one of: [a b]"),
         (pod(), node(), "x", BadRequest, "container x is not valid for pod web"),
-        (pod(node=None), None, None, BadRequest, "pod web does not have a host assigned"),
         (pod(), None, None, NotFound, 'nodes "n1" not found'),
         (pod(), node(port=0), None, BadRequest, "node n1 does not serve container logs (no InternalIP or kubelet port in its status)"),
         (pod(), node(ip=None), None, BadRequest, "node n1 does not serve container logs (no InternalIP or kubelet port in its status)"),
@@ -111,3 +115,30 @@ async def test_logs_through_the_in_process_client(kubelet):
         assert await read_all(client, limit_bytes=5) == b"hello"
     finally:
         await client.close()
+
+
+async def test_a_follow_ends_cleanly_when_the_kubelet_goes_away(tmp_path):
+    """Mid-stream, the status line is already sent: the stream just ends (no second response
+    written into it), and the client's iteration finishes."""
+    cdir = tmp_path / "app"
+    cdir.mkdir()
+    (cdir / "0.log").write_bytes(b"first\n")
+    srv = LogServer(lambda ns, name, c: cdir)
+    port = await srv.start("127.0.0.1", 0)
+    cp = ControlPlane(ControlPlaneConfig(state="memory:", api_port=0, kubeconfig=str(tmp_path / "kubeconfig")))
+    await cp.start()
+    client = client_from_kubeconfig(str(tmp_path / "kubeconfig"))
+    try:
+        await register(client, port)
+        stream = client.logs("web", follow=True)
+        assert await asyncio.wait_for(stream.__anext__(), 10) == b"first\n"
+        await srv.stop()
+        rest = await asyncio.wait_for(read_rest(stream), 20)
+        assert rest == b""
+    finally:
+        await client.close()
+        await cp.stop()
+
+
+async def read_rest(stream) -> bytes:
+    return b"".join([chunk async for chunk in stream])

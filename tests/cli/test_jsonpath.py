@@ -53,6 +53,9 @@ LIST = {"apiVersion": "v1", "kind": "List", "items": [
         ("{.items[?(@.spec.ports[0].port>1000)].metadata.name}", LIST, "echo echo-np"),
         ("{.items[?(@.spec.ports[0].nodePort)].metadata.name}", LIST, "echo-np"),
         ("{.items[*].spec.ports[0].nodePort}", LIST, "30080"),
+        ("{.items[::2].metadata.name}", LIST, "echo kubernetes"),
+        ('{.items[?(@.spec.ports[0].nodePort!=1)].metadata.name}', LIST, "echo-np"),  # items without the field are skipped
+        ("{.metadata.labels.app\\.kubernetes\\.io/name}", {"metadata": {"labels": {"app.kubernetes.io/name": "web"}}}, "web"),
     ],
 )
 def test_render(template, data, want):
@@ -64,6 +67,8 @@ def test_render(template, data, want):
     [
         ("{.items[", "unclosed action"),
         ("{.items[x]}", "invalid array index x"),
+        ("{.items[1:x]}", "invalid array index 1:x"),
+        ("{.items[::0]}", "invalid array index ::0"),
         ("{end}", "not in range, nothing to end"),
         ("{foo}", "unrecognized identifier foo"),
         ("{.items[?(@.a ~ 1)]}", "unrecognized character"),

@@ -38,7 +38,8 @@ async def client():
     await c.close()
 
 
-async def test_repeats_become_one_event_with_a_count(client):
+async def test_repeats_become_one_event_with_a_count(client, monkeypatch):
+    monkeypatch.setattr(E, "REPEAT_WRITE_INTERVAL", 0.0)  # every repeat written
     rec = EventRecorder(client, "kubelet", host="node1")
     for _ in range(3):
         rec.record(POD, "Warning", "Unhealthy", "Readiness probe failed: connection refused")
@@ -61,7 +62,8 @@ async def test_a_full_queue_drops_instead_of_blocking(client, monkeypatch):
     assert sorted(e["message"] for e in (await client.list("events", "team"))["items"]) == ["m0", "m1"]
 
 
-async def test_an_event_expired_meanwhile_is_created_again(client):
+async def test_an_event_expired_meanwhile_is_created_again(client, monkeypatch):
+    monkeypatch.setattr(E, "REPEAT_WRITE_INTERVAL", 0.0)
     rec = EventRecorder(client, "test")
     rec.record(POD, "Normal", "R", "again")
     await rec.flush()
@@ -80,3 +82,25 @@ async def test_a_failed_write_is_not_fatal(client):
     await rec.close()
     assert rec.written == 1
     assert [e["message"] for e in (await client.list("events", "team"))["items"]] == ["ok"]
+
+
+async def test_quick_repeats_are_counted_and_written_with_the_next_write(client, monkeypatch):
+    rec = EventRecorder(client, "default-scheduler")
+    for _ in range(4):  # within REPEAT_WRITE_INTERVAL: one create, three counted only
+        rec.record(POD, "Warning", "FailedScheduling", "0/0 nodes are available.")
+    await rec.flush()
+    (ev,) = (await client.list("events", "team"))["items"]
+    assert ev["count"] == 1
+    monkeypatch.setattr(E, "REPEAT_WRITE_INTERVAL", 0.0)  # as if the interval had passed
+    rec.record(POD, "Warning", "FailedScheduling", "0/0 nodes are available.")
+    await rec.close()
+    (ev,) = (await client.list("events", "team"))["items"]
+    assert ev["count"] == 5
+
+
+async def test_kind_for_objects_that_do_not_carry_it(client):
+    rec = EventRecorder(client, "replicaset-controller")
+    rec.record({"metadata": {"name": "rs-1", "namespace": "team", "uid": "u2"}}, "Normal", "SuccessfulCreate", "Created pod: p", kind="ReplicaSet")
+    await rec.close()
+    (ev,) = (await client.list("events", "team"))["items"]
+    assert ev["involvedObject"] == {"kind": "ReplicaSet", "name": "rs-1", "apiVersion": "apps/v1", "namespace": "team", "uid": "u2"}

@@ -9,7 +9,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from svcnet.kubelet.logs import LogRequestError, LogServer, log_files, parse_log_options, select_log, tail
+import random
+
+from svcnet.kubelet import logs as L
+from svcnet.kubelet.logs import LogRequestError, LogServer, log_files, parse_log_options, select_log, tail, tail_start
 
 
 @pytest.mark.parametrize(
@@ -134,3 +137,52 @@ async def test_follow_with_a_byte_limit_stops_at_it(server):
         with open(cdir / "0.log", "ab") as f:
             f.write(b"defgh")
         assert await asyncio.wait_for(r.content.read(), 5) == b"de"
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_tail_start_on_a_file_agrees_with_tail(tmp_path, monkeypatch, seed):
+    """Block-wise from the end (small blocks here, so lines straddle them) = tail() of it all."""
+    monkeypatch.setattr(L, "CHUNK", 7)
+    rng = random.Random(seed)
+    data = b"".join(rng.choice([b"\n", b"x" * rng.randint(0, 20) + b"\n", b"yy"]) for _ in range(rng.randint(0, 30)))
+    path = tmp_path / "0.log"
+    path.write_bytes(data)
+    for n in (0, 1, 2, 5, 100):
+        with open(path, "rb") as f:
+            start = tail_start(f, len(data), n)
+        assert data[start:] == tail(data, n, None), (data, n)
+
+
+async def test_follow_ends_when_the_container_stops(tmp_path):
+    cdir = tmp_path / "app"
+    cdir.mkdir()
+    (cdir / "0.log").write_bytes(b"last words\n")
+    running = {"yes": True}
+    srv = LogServer(lambda ns, pod, c: cdir, lambda ns, pod, c: running["yes"])
+    port = await srv.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"http://127.0.0.1:{port}/containerLogs/default/web/app", params={"follow": "true"},
+                             timeout=aiohttp.ClientTimeout(total=10)) as r:
+                assert await r.content.readline() == b"last words\n"
+                with open(cdir / "0.log", "ab") as f:
+                    f.write(b"exit 1\n")
+                running["yes"] = False  # the bytes written before it stopped still come
+                assert await asyncio.wait_for(r.content.read(), 5) == b"exit 1\n"
+    finally:
+        await srv.stop()
+
+
+async def test_stop_ends_a_follow_whose_client_went_quiet(tmp_path):
+    """An abandoned follow does not hold the server's stop (aiohttp's default is 60 s)."""
+    cdir = tmp_path / "app"
+    cdir.mkdir()
+    (cdir / "0.log").write_bytes(b"x\n")
+    srv = LogServer(lambda ns, pod, c: cdir)
+    port = await srv.start("127.0.0.1", 0)
+    s = aiohttp.ClientSession()
+    r = await s.get(f"http://127.0.0.1:{port}/containerLogs/default/web/app", params={"follow": "true"})
+    assert await r.content.readline() == b"x\n"
+    r.close()
+    await s.close()
+    await asyncio.wait_for(srv.stop(), 10)  # a hang guard, not a speed check

@@ -42,7 +42,7 @@ from svcnet.api.errors import (
 from svcnet.api.resources import RESOURCES, ResourceType
 from svcnet.apiserver import discovery, fieldvalidation
 from svcnet.apiserver.auth import TokenAuth, User
-from svcnet.apiserver.podlogs import stream_log
+from svcnet.apiserver.podlogs import kubelet_session, stream_log
 from svcnet.apiserver.registry import Registry
 
 __all__ = ["HANDLER", "Target", "make_app", "parse_path"]
@@ -212,10 +212,12 @@ class APIHandler:
             self._kubelets = None
 
     async def _pod_log(self, request: web.Request, t: Target) -> web.StreamResponse:
-        host, port, path = self.registry.pod_log_location(t.namespace, t.name or "", request.query.get("container"))
+        where = self.registry.pod_log_location(t.namespace, t.name or "", request.query.get("container"))
+        if where is None:  # not scheduled yet: nothing logged
+            return web.Response(body=b"", content_type="text/plain")
         if self._kubelets is None:
-            self._kubelets = aiohttp.ClientSession()
-        return await stream_log(request, self._kubelets, host, port, path)
+            self._kubelets = kubelet_session()
+        return await stream_log(request, self._kubelets, *where)
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -285,7 +287,7 @@ class APIHandler:
             "PATCH": "patch",
             "DELETE": "delete" if t.name else "deletecollection",
         }.get(method)
-        if verb is None:
+        if verb is None or (verb == "watch" and t.subresource):
             raise MethodNotAllowed("the server does not allow this method on the requested resource")
         if self.auth is not None:
             self.auth.authorize(user, verb, rt.name, rt.group, t.namespace, t.name)

@@ -10,21 +10,26 @@ in-process client transport uses it too); :func:`stream_log` passes it on over H
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
-from svcnet.api.errors import BadRequest, NotFound
+from svcnet.api.errors import APIError, BadRequest, NotFound
 
-__all__ = ["KUBELET_QUERY", "kubelet_log", "log_location", "stream_log"]
+__all__ = ["KUBELET_QUERY", "kubelet_log", "kubelet_session", "log_location", "stream_log"]
+
+log = logging.getLogger(__name__)
 
 #: the PodLogOptions a kubelet is asked for (the rest of the query is the API server's)
 KUBELET_QUERY = ("follow", "previous", "tailLines", "limitBytes", "timestamps", "sinceSeconds", "sinceTime")
 
 
-def log_location(pod: dict, node: dict | None, container: str | None) -> tuple[str, int, str]:
-    """``(host, port, path)`` of the container's log on its kubelet; raises BadRequest."""
+def log_location(pod: dict, node: dict | None, container: str | None) -> tuple[str, int, str] | None:
+    """``(host, port, path)`` of the container's log on its kubelet, None for a pod not bound
+    to a node yet (upstream answers an empty log); raises BadRequest."""
     md = pod.get("metadata") or {}
     name, ns = md.get("name", ""), md.get("namespace", "")
     names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
@@ -36,7 +41,7 @@ def log_location(pod: dict, node: dict | None, container: str | None) -> tuple[s
         raise BadRequest(f"container {container} is not valid for pod {name}")
     node_name = (pod.get("spec") or {}).get("nodeName")
     if not node_name:
-        raise BadRequest(f"pod {name} does not have a host assigned")
+        return None
     if node is None:
         raise NotFound(f'nodes "{node_name}" not found')
     status = node.get("status") or {}
@@ -47,30 +52,60 @@ def log_location(pod: dict, node: dict | None, container: str | None) -> tuple[s
     return host, int(port), f"/containerLogs/{ns}/{name}/{container}"
 
 
+#: how often a quiet log stream checks that its client is still there
+CLIENT_CHECK_INTERVAL = 1.0
+
+
+def kubelet_session() -> aiohttp.ClientSession:
+    """For talking to kubelets: no pool limit (each open follow holds a connection)."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+
+
 async def kubelet_log(session: aiohttp.ClientSession, host: str, port: int, path: str, query: dict) -> AsyncIterator[bytes]:
     """The kubelet's answer, chunk by chunk as it comes (``follow`` streams); a kubelet error
-    is raised as the API error the API server answers with (its text kept)."""
+    is raised as the API error the API server answers with (its text kept). While nothing
+    comes, yields ``b""`` every CLIENT_CHECK_INTERVAL so a caller can check its own client."""
     query = {k: str(v) for k, v in query.items() if k in KUBELET_QUERY and v is not None}
     try:
         async with session.get(f"http://{host}:{port}{path}", params=query, timeout=aiohttp.ClientTimeout(total=None, sock_connect=5)) as resp:
             if resp.status != 200:
                 text = (await resp.text()).strip() or f"kubelet answered {resp.status}"
                 raise NotFound(text) if resp.status == 404 else BadRequest(text)
-            async for chunk in resp.content.iter_any():
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(resp.content.readany(), CLIENT_CHECK_INTERVAL)
+                except asyncio.TimeoutError:
+                    yield b""
+                    continue
+                if not chunk:
+                    return
                 yield chunk
     except aiohttp.ClientError as e:
         raise BadRequest(f"cannot reach the kubelet at {host}:{port}: {e}") from None
 
 
 async def stream_log(request: web.Request, session: aiohttp.ClientSession, host: str, port: int, path: str) -> web.StreamResponse:
-    """Copy the kubelet's answer to an API client (headers go out with the first bytes, so a
-    kubelet error still becomes a Status response)."""
+    """Copy the kubelet's answer to an API client. Headers go out with the first bytes, so a
+    kubelet error before them still becomes a Status response; after them, a failure just
+    ends the stream (the status line is gone). Ends when the client leaves."""
     out: web.StreamResponse | None = None
-    async for chunk in kubelet_log(session, host, port, path, dict(request.query)):
+    logs = kubelet_log(session, host, port, path, dict(request.query))
+    try:
+        async for chunk in logs:
+            if request.transport is None or request.transport.is_closing():
+                break  # the client left: let go of the kubelet's connection
+            if out is None:
+                out = web.StreamResponse(headers={"Content-Type": "text/plain"})
+                await out.prepare(request)
+            if chunk:
+                await out.write(chunk)
+    except (APIError, ConnectionResetError) as e:
         if out is None:
-            out = web.StreamResponse(headers={"Content-Type": "text/plain"})
-            await out.prepare(request)
-        await out.write(chunk)
+            raise
+        log.info("log stream of %s ended early: %s", path, e)
+        return out
+    finally:
+        await logs.aclose()
     if out is None:  # an empty log
         return web.Response(body=b"", content_type="text/plain")
     await out.write_eof()

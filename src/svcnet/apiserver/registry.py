@@ -214,7 +214,7 @@ class Registry:
             return scale_of(obj)
         return self._with_type(rt, obj)
 
-    def pod_log_location(self, namespace: str | None, name: str, container: str | None) -> tuple[str, int, str]:
+    def pod_log_location(self, namespace: str | None, name: str, container: str | None) -> tuple[str, int, str] | None:
         """Where the kubelet serves this pod's container log (``pods/log``; see podlogs)."""
         pod = self.store.get("pods", namespace or "default", name)
         node = None

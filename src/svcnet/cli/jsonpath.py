@@ -30,7 +30,7 @@ class _Text:
 
 @dataclass(frozen=True)
 class _Path:
-    steps: tuple  # ("field", name) | ("index", i) | ("slice", a, b) | ("all",) | ("filter", steps, op, literal)
+    steps: tuple  # ("field", name) | ("index", i) | ("slice", a, b, step) | ("all",) | ("recursive",) | ("filter", steps, op, literal)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def _split_actions(template: str) -> list[tuple[bool, str]]:
 
 
 _TOKEN = re.compile(r"""\s*(?:
-    (?P<dot>\.(?P<name>[A-Za-z0-9_\-/$]+)?)
+    (?P<dot>\.(?P<name>(?:[A-Za-z0-9_\-/$]|\\\.)+)?)
   | \[\s*(?P<bracket>[^\]]*?)\s*\]
 )""", re.X)
 
@@ -110,7 +110,7 @@ def _parse_path(expr: str) -> _Path:
         pos = m.end()
         if m.group("dot") is not None:
             if m.group("name"):
-                steps.append(("field", m.group("name")))
+                steps.append(("field", m.group("name").replace("\\.", ".")))  # a.b\.c: key "b.c"
             elif pos < len(expr) and expr[pos] not in ".[":
                 raise JSONPathError(f"unrecognized character in {expr!r} at {pos}")
             continue
@@ -120,8 +120,14 @@ def _parse_path(expr: str) -> _Path:
         elif len(inner) >= 2 and inner[0] == inner[-1] and inner[0] in "'\"":
             steps.append(("field", inner[1:-1]))
         elif ":" in inner:
-            a, _, b = inner.partition(":")
-            steps.append(("slice", int(a) if a.strip() else None, int(b) if b.strip() else None))
+            parts = inner.split(":")
+            try:
+                bounds = [int(x) if x.strip() else None for x in parts]
+            except ValueError:
+                raise JSONPathError(f"invalid array index {inner}") from None
+            if len(bounds) > 3 or bounds[2:3] == [0]:
+                raise JSONPathError(f"invalid array index {inner}")
+            steps.append(("slice", *(bounds + [None, None])[:3]))
         else:
             try:
                 steps.append(("index", int(inner)))
@@ -192,7 +198,7 @@ def _step(values: list, step: tuple) -> list:
                 out.append(v[step[1]])
         elif kind == "slice":
             if isinstance(v, list):
-                out.extend(v[step[1]:step[2]])
+                out.extend(v[step[1]:step[2]:step[3]])
         elif kind == "all":
             if isinstance(v, list):
                 out.extend(v)
@@ -226,8 +232,8 @@ def _containers(v: Any) -> list:
 def _matches(got: list, op: str, literal: Any) -> bool:
     if op == "exists":
         return bool(got)
-    if not got:
-        return op == "!="
+    if not got:  # client-go skips items without the field, whatever the operator
+        return False
     v = got[0]
     try:
         return {

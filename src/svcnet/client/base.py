@@ -275,7 +275,8 @@ class Client:
                 "tailLines": tail_lines, "limitBytes": limit_bytes}
         query = {k: str(v) for k, v in opts.items() if v is not None}
         async for chunk in self.transport.logs(namespace or self.default_namespace, name, query):
-            yield chunk
+            if chunk:  # (b"" only says the stream is still there)
+                yield chunk
 
     async def close(self) -> None:
         await self.transport.close()

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from svcnet.api.resources import ResourceType
-from svcnet.apiserver.podlogs import kubelet_log
+from svcnet.apiserver.podlogs import kubelet_log, kubelet_session
 from svcnet.apiserver.registry import ClusterConfig, Registry
 from svcnet.client.base import Client
 from svcnet.store.base import Store
@@ -128,10 +128,12 @@ class InProcessTransport:
         return self.registry.bind(namespace, name, {"target": {"kind": "Node", "name": node}})
 
     async def logs(self, namespace: str, name: str, options: dict[str, str]) -> AsyncIterator[bytes]:
-        host, port, path = self.registry.pod_log_location(namespace, name, options.get("container"))
+        where = self.registry.pod_log_location(namespace, name, options.get("container"))
+        if where is None:  # not scheduled yet: nothing logged
+            return
         if self._kubelets is None:
-            self._kubelets = aiohttp.ClientSession()
-        async for chunk in kubelet_log(self._kubelets, host, port, path, options):
+            self._kubelets = kubelet_session()
+        async for chunk in kubelet_log(self._kubelets, *where, options):
             yield chunk
 
     async def close(self) -> None:

@@ -241,7 +241,7 @@ class DeploymentController:
                     self.queue.add_after(key, 0.05)
                     return
                 direction = "up" if want > _replicas(r) else "down"
-                self.events.record(d, "Normal", "ScalingReplicaSet", f"Scaled {direction} replica set {r['metadata']['name']} from {_replicas(r)} to {want}")
+                self.events.record(d, "Normal", "ScalingReplicaSet", f"Scaled {direction} replica set {r['metadata']['name']} to {want} from {_replicas(r)}", kind="Deployment")
         # keep spec.revisionHistoryLimit old, empty ReplicaSets
         limit = int((d.get("spec") or {}).get("revisionHistoryLimit", 10))
         empty_old = sorted(

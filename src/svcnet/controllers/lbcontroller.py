@@ -90,7 +90,7 @@ class LoadBalancerController:
         by_key = {service_key(s): s for s in services}
         for key, reason in self.ctl.events:
             if key in by_key:
-                self.events.record(by_key[key], "Warning", "AllocationFailed", reason)
+                self.events.record(by_key[key], "Warning", "AllocationFailed", reason, kind="Service")
         self.ctl.events.clear()
 
     async def _write(self, svc: dict, patch: dict) -> None:
@@ -103,4 +103,4 @@ class LoadBalancerController:
         ips = [i.get("ip") for i in (patch["status"].get("loadBalancer") or {}).get("ingress") or []]
         log.info("service %s/%s: load balancer ingress %s", ns, name, ips or "<pending>")
         if ips:
-            self.events.record(svc, "Normal", "IPAllocated", f"Assigned IP {json.dumps(ips)}")
+            self.events.record(svc, "Normal", "IPAllocated", f"Assigned IP {json.dumps(ips)}", kind="Service")

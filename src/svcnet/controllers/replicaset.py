@@ -191,7 +191,7 @@ class ReplicaSetController:
             except NotFound:
                 return  # namespace going away
             exp.created.add(pod["metadata"]["name"])
-            self.events.record(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
+            self.events.record(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}", kind="ReplicaSet")
         for pod in p.delete:
             pname = pod["metadata"]["name"]
             if pname in exp.created:
@@ -201,7 +201,7 @@ class ReplicaSetController:
             except NotFound:
                 pass
             else:
-                self.events.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pname}")
+                self.events.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pname}", kind="ReplicaSet")
             exp.deleted.add(pname)
         st = status(rs, owned)
         if (rs.get("status") or {}) != st:

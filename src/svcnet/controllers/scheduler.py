@@ -122,7 +122,7 @@ class Scheduler:
         node = pick_node(pod, self.nodes.list(), counts)
         if node is None:
             log.info("pod %s/%s: 0/%d nodes are available", ns, name, len(self.nodes))
-            self.events.record(pod, "Warning", "FailedScheduling", f"0/{len(self.nodes)} nodes are available.")
+            self.events.record(pod, "Warning", "FailedScheduling", f"0/{len(self.nodes)} nodes are available.", kind="Pod")
             self.queue.add_after(key, 1.0)  # retried when nodes change, or after a second
             return
         try:
@@ -131,4 +131,4 @@ class Scheduler:
             return  # bound meanwhile, or gone
         # count it at once so a burst of pods spreads before the informer catches up
         self._assumed[key] = node
-        self.events.record(pod, "Normal", "Scheduled", f"Successfully assigned {ns}/{name} to {node}")
+        self.events.record(pod, "Normal", "Scheduled", f"Successfully assigned {ns}/{name} to {node}", kind="Pod")

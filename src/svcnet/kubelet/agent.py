@@ -276,7 +276,7 @@ class PodWorker:
                 self._spawn(name, "start", self._start(name))
             elif action == "backoff" and until is not None:
                 self.recs[name] = P.crash_loop(rec, self.label)
-                self.kl.events.record(self.pod, "Warning", "BackOff", f"Back-off restarting failed container {name} in pod {self.label}")
+                self.kl.events.record(self.pod, "Warning", "BackOff", f"Back-off restarting failed container {name} in pod {self.label}", kind="Pod")
                 wake.append(until)
         wake += self._probe_step(now, only_readiness=False)
         return min(wake) if wake else None
@@ -369,15 +369,15 @@ class PodWorker:
         except (StartFailed, OSError) as e:
             # counts as a run that failed at once: restart policy and back-off apply
             reason, msg = (e.reason, e.message) if isinstance(e, StartFailed) else ("StartError", str(e))
-            self.kl.events.record(self.pod, "Warning", "Failed", f"Error: {msg}")
+            self.kl.events.record(self.pod, "Warning", "Failed", f"Error: {msg}", kind="Pod")
             rec = P.on_started(rec, cid, now, self.kl.backoff)
             self.recs[name] = P.on_exited(rec, P.Terminated(exit_code=128, reason=reason, message=msg, finished_at=self.kl.clock()))
             self.wake.set()
             return
         self.procs[name] = proc
         self.recs[name] = P.on_started(rec, cid, proc.started_at, self.kl.backoff)
-        self.kl.events.record(self.pod, "Normal", "Created", f"Created container: {name}")
-        self.kl.events.record(self.pod, "Normal", "Started", f"Started container {name}")
+        self.kl.events.record(self.pod, "Normal", "Created", f"Created container: {name}", kind="Pod")
+        self.kl.events.record(self.pod, "Normal", "Started", f"Started container {name}", kind="Pod")
         for kind in KINDS:
             ps = self.specs.get((name, kind))
             if ps is not None:
@@ -406,7 +406,7 @@ class PodWorker:
         proc = self.procs.get(name)
         if proc is not None:
             if proc.running:
-                self.kl.events.record(self.pod, "Normal", "Killing", f"Stopping container {name}")
+                self.kl.events.record(self.pod, "Normal", "Killing", f"Stopping container {name}", kind="Pod")
             if pre_stop and proc.running:
                 grace = await self._pre_stop(name, grace)
             await proc.stop(grace)
@@ -447,7 +447,7 @@ class PodWorker:
         if result is None:
             log.info("pod %s/%s: %s probe of %s errored: %s", self.ns, self.name, kind, name, output)
         elif not result:
-            self.kl.events.record(self.pod, "Warning", "Unhealthy", f"{kind.capitalize()} probe failed: {output}".rstrip(": "))
+            self.kl.events.record(self.pod, "Warning", "Unhealthy", f"{kind.capitalize()} probe failed: {output}".rstrip(": "), kind="Pod")
         if out.restart and not self.deleting:
             log.info("pod %s/%s: container %s failed %s probe, will be restarted", self.ns, self.name, name, kind)
             grace = P.grace_period(self.pod, probe_grace=ps.termination_grace)
@@ -568,7 +568,7 @@ class Kubelet:
         self.runtime = ProcessRuntime(self.state_dir)
         #: /containerLogs on node_ip:kubelet_port (0: any free port), recorded in the Node
         self.kubelet_port = kubelet_port
-        self.log_server = LogServer(self._log_dir)
+        self.log_server = LogServer(self._log_dir, self._container_running)
         self.events = EventRecorder(client, "kubelet", host=node_name)
         self.workers: dict[tuple[str, str], PodWorker] = {}
         self.retired: set[PodWorker] = set()
@@ -640,9 +640,21 @@ class Kubelet:
     def _all_workers(self) -> list[PodWorker]:
         return list(self.workers.values()) + list(self.retired)
 
+    def _worker(self, namespace: str, pod: str) -> PodWorker | None:
+        """The pod's worker, also while it is terminating (retired)."""
+        w = self.workers.get((namespace, pod))
+        if w is None:
+            w = next((r for r in self.retired if (r.ns, r.name) == (namespace, pod)), None)
+        return w
+
+    def _container_running(self, namespace: str, pod: str, container: str) -> bool:
+        w = self._worker(namespace, pod)
+        proc = w.procs.get(container) if w is not None else None
+        return proc is not None and proc.running
+
     def _log_dir(self, namespace: str, pod: str, container: str) -> Path:
         """Where a container of a pod on this node logs (for the log server)."""
-        w = self.workers.get((namespace, pod))
+        w = self._worker(namespace, pod)
         if w is None:
             raise LogRequestError(f'pod "{pod}" in namespace "{namespace}" is not running on node {self.node_name}')
         names = [c.get("name") for c in (w.pod.get("spec") or {}).get("containers") or []]

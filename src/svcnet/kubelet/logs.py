@@ -11,22 +11,24 @@ the kubelet records in ``status.daemonEndpoints.kubeletEndpoint.Port``, path
 times, which raw process logs do not have: they are refused with 400).
 
 The endpoint is plain HTTP on the node IP without authentication -- in local mode a loopback
-address (docs/differences.md). Following a log reads the file again every 0.2 s (it is a
-file, not a component: there is nothing to watch) and ends when the container restarts into a
-new file, the pod's files go away, or the client disconnects.
+address (docs/differences.md). Logs are streamed from the file in 64 KiB chunks (``tailLines``
+reads blocks from the end), never loaded whole. Following a log reads the file again every
+0.2 s (it is a file, not a component: there is nothing to watch) and ends when the container
+stops or restarts into a new file, the pod's files go away, or the client disconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 
-__all__ = ["LogRequestError", "LogServer", "log_files", "parse_log_options", "select_log", "tail"]
+__all__ = ["LogRequestError", "LogServer", "log_files", "parse_log_options", "select_log", "tail", "tail_start"]
 
 log = logging.getLogger(__name__)
 
@@ -98,21 +100,41 @@ def parse_log_options(query) -> dict:
     }
 
 
+CHUNK = 64 * 1024
+
+
+def tail_start(f, size: int, tail_lines: int) -> int:
+    """Where the last ``tail_lines`` lines of the open file ``f`` (``size`` bytes) start:
+    reads blocks from the end until enough newlines are in (same lines as :func:`tail`)."""
+    start = size
+    newlines = 0
+    while start > 0 and newlines <= tail_lines:
+        step = min(CHUNK, start)
+        start -= step
+        f.seek(start)
+        newlines += f.read(step).count(b"\n")
+    f.seek(start)
+    return size - len(tail(f.read(size - start), tail_lines, None))
+
+
 class LogServer:
     """``GET /containerLogs/<ns>/<pod>/<container>`` on ``host:port`` (port 0: any free one).
 
     ``locate(namespace, pod, container)`` returns the container's log directory, or raises
-    LogRequestError (unknown pod or container) -- the kubelet knows its pods."""
+    LogRequestError (unknown pod or container) -- the kubelet knows its pods; ``alive(...)``
+    says whether the container still runs (a follow ends when it has stopped)."""
 
-    def __init__(self, locate: Callable[[str, str, str], Path]):
+    def __init__(self, locate: Callable[[str, str, str], Path], alive: Callable[[str, str, str], bool] | None = None):
         self.locate = locate
+        self.alive = alive or (lambda _ns, _pod, _container: True)
         self.port = 0
         self._runner: web.AppRunner | None = None
 
     async def start(self, host: str, port: int = 0) -> int:
         app = web.Application()
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        # a follow in progress ends within FOLLOW_INTERVAL of the stop
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
@@ -130,34 +152,40 @@ class LogServer:
             opts = parse_log_options(request.query)
             cdir = self.locate(ns, pod, container)
             path = select_log(log_files(cdir), opts["previous"], container, pod)
-            data = path.read_bytes()
+            f = open(path, "rb")
         except LogRequestError as e:
             return web.Response(status=400, text=str(e))
         except FileNotFoundError:
             return web.Response(status=404, text=f'log of container "{container}" in pod "{pod}" not found')
-        offset = len(data)
-        data = tail(data, opts["tail_lines"], opts["limit_bytes"])
-        if not opts["follow"] or opts["previous"]:
-            return web.Response(body=data, content_type="text/plain")
-        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
-        await resp.prepare(request)
-        await resp.write(data)
-        sent = len(data)
+        follow = opts["follow"] and not opts["previous"]
         limit = opts["limit_bytes"]
-        try:
-            while limit is None or sent < limit:
-                await asyncio.sleep(FOLLOW_INTERVAL)
-                if log_files(cdir)[-1:] != [path]:
-                    break  # restarted into a new file, or the pod's files are gone
-                with open(path, "rb") as f:
-                    f.seek(offset)
-                    more = f.read()
-                if more:
-                    offset += len(more)
-                    if limit is not None:
-                        more = more[: limit - sent]
-                    await resp.write(more)
-                    sent += len(more)
-        except (ConnectionResetError, FileNotFoundError):
-            pass  # the client went away, or the pod's files did
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            offset = 0 if opts["tail_lines"] is None else tail_start(f, size, opts["tail_lines"])
+            f.seek(offset)
+            await resp.prepare(request)
+            sent = 0
+            try:
+                while limit is None or sent < limit:
+                    chunk = f.read(CHUNK if limit is None else min(CHUNK, limit - sent))
+                    if chunk:
+                        await resp.write(chunk)
+                        sent += len(chunk)
+                        continue
+                    if not follow:
+                        break
+                    # following: wait for more, unless the client left, the container
+                    # restarted into a new file (or its files went away) or it has stopped
+                    if request.transport is None or request.transport.is_closing():
+                        break
+                    if log_files(cdir)[-1:] != [path] or not self.alive(ns, pod, container):
+                        if not f.read(1):  # (a last write may have landed just now)
+                            break
+                        f.seek(-1, os.SEEK_CUR)
+                        continue
+                    await asyncio.sleep(FOLLOW_INTERVAL)
+            except (ConnectionResetError, FileNotFoundError):
+                return resp  # the client went away, or the pod's files did
+        await resp.write_eof()
         return resp
