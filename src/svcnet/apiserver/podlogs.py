@@ -108,5 +108,9 @@ async def stream_log(request: web.Request, session: aiohttp.ClientSession, host:
         await logs.aclose()
     if out is None:  # an empty log
         return web.Response(body=b"", content_type="text/plain")
-    await out.write_eof()
+    if request.transport is not None and not request.transport.is_closing():
+        try:
+            await out.write_eof()
+        except ConnectionResetError:
+            pass  # the client left meanwhile
     return out

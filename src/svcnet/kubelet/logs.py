@@ -187,5 +187,14 @@ class LogServer:
                     await asyncio.sleep(FOLLOW_INTERVAL)
             except (ConnectionResetError, FileNotFoundError):
                 return resp  # the client went away, or the pod's files did
-        await resp.write_eof()
-        return resp
+        return await _finish(request, resp)
+
+
+async def _finish(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
+    """End a streamed response -- unless its client has gone (nothing to end)."""
+    if request.transport is not None and not request.transport.is_closing():
+        try:
+            await resp.write_eof()
+        except ConnectionResetError:
+            pass
+    return resp
