@@ -148,6 +148,20 @@ def start_userspace(core: int, backend_port: int, splice: str) -> tuple[Proc, st
     return p, ip, int(port)
 
 
+def start_proxies(args: argparse.Namespace, backend_port: int, procs: list[Proc]) -> list[tuple[str, Proc, str, int]]:
+    """The proxies compared, each in front of ``backend_port``: ``(name, proc, ip, port)``."""
+    us, us_ip, us_port = start_userspace(args.proxy_core, backend_port, args.splice)
+    procs.append(us)
+    ha, ha_port = start_haproxy_tcp(args.proxy_core, backend_port)
+    procs.append(ha)
+    targets = [("userspace", us, us_ip, us_port), ("haproxy", ha, HAPROXY_FRONT_IP, ha_port)]
+    if args.haproxy_splice:
+        has, has_port = start_haproxy_tcp(args.proxy_core, backend_port, splice=True)
+        procs.append(has)
+        targets.append(("haproxy+splice", has, HAPROXY_FRONT_IP, has_port))
+    return targets
+
+
 def serve_userspace(backend_port: int, splice: str) -> None:
     """Child process: the node agent over an in-process API server, forwarding one Service."""
     import uvloop
@@ -292,15 +306,7 @@ def main() -> None:
     try:
         http, http_port = start_http_backend(args.load_core)
         procs.append(http)
-        us, us_ip, us_port = start_userspace(args.proxy_core, http_port, args.splice)
-        procs.append(us)
-        ha, ha_port = start_haproxy_tcp(args.proxy_core, http_port)
-        procs.append(ha)
-        targets = [("userspace", us, us_ip, us_port), ("haproxy", ha, HAPROXY_FRONT_IP, ha_port)]
-        if args.haproxy_splice:
-            has, has_port = start_haproxy_tcp(args.proxy_core, http_port, splice=True)
-            procs.append(has)
-            targets.append(("haproxy+splice", has, HAPROXY_FRONT_IP, has_port))
+        targets = start_proxies(args, http_port, procs)
         for name, *_ in targets:
             results[name] = {"a": [], "b": [], "c": []}
 
@@ -328,16 +334,7 @@ def main() -> None:
             # warm-up, direct, unmeasured: the first read of the sparse file fills the page
             # cache with its zero pages, which would slow whichever proxy went first
             bulk_client(BACKEND_IP, bulk_port, size)
-            # separate proxies for the bulk backend
-            us2, us2_ip, us2_port = start_userspace(args.proxy_core, bulk_port, args.splice)
-            procs.append(us2)
-            ha2, ha2_port = start_haproxy_tcp(args.proxy_core, bulk_port)
-            procs.append(ha2)
-            bulk_targets = [("userspace", us2, us2_ip, us2_port), ("haproxy", ha2, HAPROXY_FRONT_IP, ha2_port)]
-            if args.haproxy_splice:
-                ha3, ha3_port = start_haproxy_tcp(args.proxy_core, bulk_port, splice=True)
-                procs.append(ha3)
-                bulk_targets.append(("haproxy+splice", ha3, HAPROXY_FRONT_IP, ha3_port))
+            bulk_targets = start_proxies(args, bulk_port, procs)  # separate proxies for the bulk backend
             for rnd in range(args.rounds):
                 for name, proc, ip, port in bulk_targets:
                     def once(ip=ip, port=port):  # type: ignore[no-untyped-def]
