@@ -133,10 +133,10 @@ def start_haproxy_tcp(core: int, backend_port: int, *, splice: bool = False) -> 
     return p, port
 
 
-def start_userspace(core: int, backend_port: int, splice: str) -> tuple[Proc, str, int]:
+def start_userspace(core: int, backend_port: int, splice: str, engine: str) -> tuple[Proc, str, int]:
     p = Proc(
         "userspace",
-        [sys.executable, os.path.abspath(__file__), "--serve-userspace", str(backend_port), "--splice", splice],
+        [sys.executable, os.path.abspath(__file__), "--serve-userspace", str(backend_port), "--splice", splice, "--engine", engine],
         core,
         stdout=subprocess.PIPE,
     )
@@ -150,7 +150,7 @@ def start_userspace(core: int, backend_port: int, splice: str) -> tuple[Proc, st
 
 def start_proxies(args: argparse.Namespace, backend_port: int, procs: list[Proc]) -> list[tuple[str, Proc, str, int]]:
     """The proxies compared, each in front of ``backend_port``: ``(name, proc, ip, port)``."""
-    us, us_ip, us_port = start_userspace(args.proxy_core, backend_port, args.splice)
+    us, us_ip, us_port = start_userspace(args.proxy_core, backend_port, args.splice, args.engine)
     procs.append(us)
     ha, ha_port = start_haproxy_tcp(args.proxy_core, backend_port)
     procs.append(ha)
@@ -162,7 +162,7 @@ def start_proxies(args: argparse.Namespace, backend_port: int, procs: list[Proc]
     return targets
 
 
-def serve_userspace(backend_port: int, splice: str) -> None:
+def serve_userspace(backend_port: int, splice: str, engine: str) -> None:
     """Child process: the node agent over an in-process API server, forwarding one Service."""
     import uvloop
 
@@ -184,7 +184,7 @@ def serve_userspace(backend_port: int, splice: str) -> None:
             "endpoints": [{"addresses": [BACKEND_IP], "conditions": {"ready": True}, "nodeName": "node1"}],
         })
         proxy = NodeProxy(client, node_name="node1", node_ips=["127.0.0.1"], metrics_addr=None, healthz_addr=None,
-                          tcp_options=TcpOptions(splice=splice))
+                          tcp_options=TcpOptions(splice=splice, engine=engine))
         await proxy.start()
         print(f"{svc['spec']['clusterIP']}:80", flush=True)
         stop = asyncio.Event()
@@ -282,13 +282,15 @@ def main() -> None:
     ap.add_argument("--proxy-core", type=int, default=0)
     ap.add_argument("--load-core", type=int, default=1)
     ap.add_argument("--splice", default="auto", choices=["auto", "always", "never"])
+    ap.add_argument("--engine", default="auto", choices=["auto", "c", "python"],
+                    help="the userspace proxy's TCP relay: compiled (c) or the Python pumps")
     ap.add_argument("--haproxy-splice", action="store_true", help="also measure HAProxy with option splice-auto")
     ap.add_argument("--only", default="abc", help="which measurements: any of a, b, c")
     ap.add_argument("--serve-userspace", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--serve-bulk", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_userspace:
-        serve_userspace(args.serve_userspace, args.splice)
+        serve_userspace(args.serve_userspace, args.splice, args.engine)
         return
     if args.serve_bulk:
         serve_bulk(args.serve_bulk[0], int(args.serve_bulk[1]))

@@ -87,6 +87,7 @@ from typing import Any
 from svcnet.proxy.userspace.balancer import Picker, Target
 from svcnet.proxy.userspace.pipes import PipePool
 from svcnet.proxy.userspace.reactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, Reactor, reactor_for
+from svcnet.proxy.userspace.relay import CompiledRelay, engine_name, relay_for
 
 __all__ = ["COPY_CHUNK", "DIAL_TIMEOUTS", "PipePool", "TcpListener", "TcpOptions"]
 
@@ -137,6 +138,9 @@ class TcpOptions:
     pipe_size: int = 1 << 20
     backlog: int = 4096
     nodelay: bool = True
+    #: who moves the bytes of a connected session: "c" (the compiled relay, relay.py),
+    #: "python" (the pumps below), "auto" (C when it was built)
+    engine: str = "auto"
 
 
 class _Pump:
@@ -381,6 +385,7 @@ class _Session:
         "listener",
         "picker",
         "reactor",
+        "relay",
         "target",
         "timer",
         "token",
@@ -404,6 +409,7 @@ class _Session:
         self.timer: asyncio.TimerHandle | None = None
         self.c2b: _Pump | None = None
         self.b2c: _Pump | None = None
+        self.relay: CompiledRelay | None = None  # set once the compiled relay moves the bytes
         self.closed = False
 
     # -- dialling -----------------------------------------------------------------------------
@@ -446,8 +452,8 @@ class _Session:
             self.timer = self.listener.loop.call_later(timeouts[min(self.attempt, len(timeouts) - 1)], self._on_timeout)
         elif err == 0:
             self._connected()
-            if not self.closed:
-                self.reactor.register(bfd, self.b2c.on_event)  # type: ignore[union-attr]
+            if self.b2c is not None and not self.closed:
+                self.reactor.register(bfd, self.b2c.on_event)
         else:
             self._dial_failed(err)
 
@@ -456,11 +462,13 @@ class _Session:
             err = self.bsock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or errno.ECONNREFUSED
             self._dial_failed(err)
         elif ev & EPOLLOUT:
+            if self.listener.relay is not None:
+                self.reactor.unregister(self.bfd)  # the relay's epoll set takes it over
             self._connected()
-            if not self.closed:
-                self.reactor.handlers[self.bfd] = self.b2c.on_event  # type: ignore[union-attr]
+            if self.b2c is not None and not self.closed:
+                self.reactor.handlers[self.bfd] = self.b2c.on_event
                 if ev & _READ_EVENTS:
-                    self.b2c.on_event(ev & (_READ_EVENTS | EPOLLRDHUP))  # type: ignore[union-attr]
+                    self.b2c.on_event(ev & (_READ_EVENTS | EPOLLRDHUP))
 
     def _on_timeout(self) -> None:
         self.timer = None
@@ -498,6 +506,15 @@ class _Session:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        relay = self.listener.relay
+        if relay is not None:
+            # from here on the relay owns both fds; the socket objects let go of them
+            self.csock.detach()
+            self.bsock.detach()
+            self.csock = self.bsock = None
+            self.relay = relay
+            relay.add(self.cfd, self.bfd, self)
+            return
         splice = self.listener.always_splice
         cfd = self.cfd
         bfd = self.bfd
@@ -524,6 +541,9 @@ class _Session:
         """A reset or I/O error (or shutdown): reset both sides."""
         if self.closed:
             return
+        if self.relay is not None:
+            self.relay.abort(self.cfd)  # reports back through relay_finished
+            return
         self.closed = True
         if self.timer is not None:
             self.timer.cancel()
@@ -541,19 +561,30 @@ class _Session:
         self._finish()
 
     def flush_stats(self) -> None:
-        """Add the bytes relayed since the last flush to the endpoint and service counters."""
+        """Add the bytes the Python pumps relayed since the last flush to the counters."""
+        c2b, b2c = self.c2b, self.b2c
+        if c2b is not None and b2c is not None and (c2b.nbytes or b2c.nbytes):
+            self.add_bytes(c2b.nbytes, b2c.nbytes)
+            c2b.nbytes = b2c.nbytes = 0
+
+    def add_bytes(self, nin: int, nout: int) -> None:
+        """Count bytes relayed client->endpoint (``nin``) and back (``nout``)."""
         t = self.target
         if t is None:
             return
-        for p in (self.c2b, self.b2c):
-            if p is not None and p.nbytes:
-                n, p.nbytes = p.nbytes, 0
-                if p.inbound:
-                    t.stats.bytes_in += n
-                    self.picker.stats.bytes_in += n
-                else:
-                    t.stats.bytes_out += n
-                    self.picker.stats.bytes_out += n
+        t.stats.bytes_in += nin
+        t.stats.bytes_out += nout
+        stats = self.picker.stats
+        stats.bytes_in += nin
+        stats.bytes_out += nout
+
+    def relay_finished(self, nin: int, nout: int, err: int) -> None:
+        """The compiled relay ended this session (closed both fds): count and forget it."""
+        self.closed = True
+        self.add_bytes(nin, nout)
+        if err and err not in _RESET_ERRNOS:
+            log.debug("tcp %s: session aborted: %s", self.listener.name, os.strerror(err))
+        self._forget()
 
     def _finish(self) -> None:
         self.flush_stats()
@@ -565,6 +596,9 @@ class _Session:
         # break the session <-> pump cycle: freed by reference counting, not by the cyclic GC
         # (which would otherwise run every few hundred connections)
         self.c2b = self.b2c = None
+        self._forget()
+
+    def _forget(self) -> None:
         self.listener.sessions.discard(self)
         if self.target is not None:
             self.picker.closed(self.target, self.token, self.client_ip)
@@ -596,6 +630,9 @@ class TcpListener:
         self.always_splice = use_splice and opts.splice == "always"
         self.auto_splice = use_splice and opts.splice == "auto"
         self.pipes = pipes or PipePool(opts.pipe_size)
+        self.engine = engine_name(opts.engine)  # "c" or "python"; ValueError for "c" when not built
+        self.splice_mode = opts.splice if use_splice else "never"
+        self.relay: CompiledRelay | None = None
         self.sessions: set[_Session] = set()
         self.accept_pauses = 0
         self.sock: Any = None
@@ -612,6 +649,8 @@ class TcpListener:
         """Bind and listen. Raises OSError (EADDRINUSE, EACCES, EADDRNOTAVAIL...)."""
         self.loop = asyncio.get_running_loop()
         self.reactor = reactor_for(self.loop)
+        if self.engine == "c":
+            self.relay = relay_for(self.loop, COPY_CHUNK, self.splice_mode, self.pipes.size)
         family = socket.AF_INET6 if ":" in self.ip else socket.AF_INET
         sock = _Sock(family, _STREAM_NB)
         try:
@@ -645,6 +684,8 @@ class TcpListener:
         return self.sock is not None
 
     def flush_stats(self) -> None:
+        if self.relay is not None:
+            self.relay.collect()  # every session of the relay, this listener's among them
         for s in self.sessions:
             s.flush_stats()
 
