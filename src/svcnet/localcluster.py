@@ -53,6 +53,8 @@ class LocalClusterConfig:
     dns: bool = True
     cloud_lb: bool = True
     scheduler: str = "rr"
+    #: who relays TCP bytes in the userspace proxies: "auto", "c" or "python" (relay.py)
+    tcp_engine: str = "auto"
     #: UDP client-cache idle timeout of the userspace proxies (upstream default 250 ms)
     udp_idle_timeout: float = 0.25
     #: per-node proxy metrics ports start here (node i gets base + i - 1); 0 = any free port
@@ -120,6 +122,7 @@ class LocalCluster:
         await self.controllers.start()
         from svcnet.kubelet.agent import Kubelet
         from svcnet.proxy.agent import NodeProxy
+        from svcnet.proxy.userspace.tcp import TcpOptions
 
         for i in range(1, cfg.nodes + 1):
             kl = Kubelet(self.client, node_name(i), node_ip(i), pod_cidr(i), self.state_dir / "nodes" / node_name(i))
@@ -133,6 +136,7 @@ class LocalCluster:
                 bind_cluster_ips=(i == 1),
                 bind_lb_ips=not cfg.cloud_lb,
                 scheduler=cfg.scheduler,
+                tcp_options=TcpOptions(engine=cfg.tcp_engine),
                 udp_idle_timeout=cfg.udp_idle_timeout,
                 metrics_addr=metrics,
                 healthz_addr=f"{node_ip(i)}:{cfg.healthz_port}",

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from svcnet.proxy.agent import NodeProxy
 from svcnet.proxy.schedulers import VirtualService
 from svcnet.proxy.userspace.plan import NodeConfig
+from svcnet.proxy.userspace import relay
 from svcnet.proxy.userspace.proxier import UserspaceProxier
 from svcnet.proxy.userspace.tcp import TcpOptions
 
@@ -41,10 +42,23 @@ from proxytest import (
 NODE1_IP = "127.0.0.1"
 NODE2_IP = "127.0.1.2"
 
+#: the TCP relays, for tests of the byte stream: both must behave the same (``relay.py``)
+ENGINES = [
+    "python",
+    pytest.param("c", marks=pytest.mark.skipif(
+        not relay.AVAILABLE and not os.environ.get("SVCNET_REQUIRE_C_RELAY"),
+        reason=f"the compiled relay was not built (no C compiler or Python headers): {relay.UNAVAILABLE_REASON}",
+    )),
+]
+#: parametrize a test's ``cluster`` over both relays
+both_engines = pytest.mark.parametrize("cluster", ENGINES, indirect=True)
+
 
 @pytest.fixture
-async def cluster():  # type: ignore[no-untyped-def]
-    """A client, two nodes, and a factory for node agents (stopped at teardown)."""
+async def cluster(request):  # type: ignore[no-untyped-def]
+    """A client, two nodes, and a factory for node agents (stopped at teardown). Agents relay
+    TCP with the engine the test is parametrized with ("auto" when it is not)."""
+    engine = getattr(request, "param", "auto")
     client = make_client()
     await make_node(client, "node1", NODE1_IP)
     await make_node(client, "node2", NODE2_IP)
@@ -54,6 +68,7 @@ async def cluster():  # type: ignore[no-untyped-def]
     async def agent(node="node1", ip=NODE1_IP, **kw) -> NodeProxy:  # type: ignore[no-untyped-def]
         kw.setdefault("metrics_addr", "127.0.0.1:0")
         kw.setdefault("healthz_addr", f"{ip}:0")
+        kw.setdefault("tcp_options", TcpOptions(engine=engine))
         np = NodeProxy(client, node_name=node, node_ips=[ip], **kw)
         agents.append(np)
         await np.start(timeout=5)
@@ -68,7 +83,7 @@ async def cluster():  # type: ignore[no-untyped-def]
         pass
 
     c = C()
-    c.client, c.agent, c.backends = client, agent, backends_
+    c.client, c.agent, c.backends, c.engine = client, agent, backends_, engine
     yield c
     for np in agents:
         await np.stop()
@@ -121,6 +136,7 @@ async def http_get(ip: str, port: int, path: str = "/") -> tuple[int, dict, byte
 # -- service kinds ------------------------------------------------------------------------------
 
 
+@both_engines
 async def test_userspace_clusterip_round_robin_is_exact(cluster):  # type: ignore[no-untyped-def]
     bs = await cluster.backends(["b0", "b1", "b2"])
     svc, _ = await service_with(cluster, "web", bs)
@@ -247,6 +263,7 @@ async def test_userspace_scheduler_sequence_matches_kernel_model(cluster, sched,
 # -- affinity, UDP ------------------------------------------------------------------------------
 
 
+@both_engines
 @pytest.mark.slow
 async def test_userspace_client_ip_affinity_sticks_then_rebalances(cluster):  # type: ignore[no-untyped-def]
     bs = await cluster.backends(["b0", "b1", "b2"])
@@ -315,6 +332,7 @@ async def test_userspace_no_endpoints_refuses_at_once_then_listener_appears(clus
     assert await connect_identify(vip, 80) == "late"
 
 
+@both_engines
 async def test_userspace_retry_reaches_the_live_endpoint(cluster):  # type: ignore[no-untyped-def]
     (alive,) = await cluster.backends(["alive"])
     dead_ip = pod_ip()  # nobody listens there: ECONNREFUSED
@@ -331,6 +349,7 @@ async def test_userspace_retry_reaches_the_live_endpoint(cluster):  # type: igno
     assert dead.stats.connect_failures == st.connect_failures and dead.stats.connections == 0
 
 
+@both_engines
 async def test_userspace_all_endpoints_dead_resets_the_client(cluster):  # type: ignore[no-untyped-def]
     port = free_port()
     svc = await make_service(cluster.client, "dead", [tcp_port("p", 80)])
@@ -346,6 +365,7 @@ async def test_userspace_all_endpoints_dead_resets_the_client(cluster):  # type:
     assert st.connect_failures == 2 and st.retries == 1 and st.connections == 0
 
 
+@both_engines
 async def test_userspace_draining_keeps_open_connections(cluster):  # type: ignore[no-untyped-def]
     b0, b1 = await cluster.backends(["b0", "b1"])
     svc, sl = await service_with(cluster, "drain", [b0, b1])
@@ -368,6 +388,7 @@ async def test_userspace_draining_keeps_open_connections(cluster):  # type: igno
     held["b1"][1].close()
 
 
+@both_engines
 async def test_userspace_deleted_service_keeps_open_connections(cluster):  # type: ignore[no-untyped-def]
     (b,) = await cluster.backends(["gone"])
     svc, _ = await service_with(cluster, "gone", [b])
@@ -423,6 +444,7 @@ async def test_userspace_terminating_endpoint_only_as_fallback(cluster):  # type
 # -- metrics, health ------------------------------------------------------------------------------
 
 
+@both_engines
 async def test_userspace_metrics_count_connections_bytes_and_failures(cluster):  # type: ignore[no-untyped-def]
     (b,) = await cluster.backends(["m"])
     dead = pod_ip()
@@ -525,6 +547,7 @@ async def test_userspace_source_ranges_limit_the_lb_vip(cluster):  # type: ignor
 # -- byte stream ---------------------------------------------------------------------------------
 
 
+@both_engines
 async def test_userspace_half_close_propagates(cluster):  # type: ignore[no-untyped-def]
     (b,) = await cluster.backends(["hc"])
     svc, _ = await service_with(cluster, "half", [b])
@@ -536,11 +559,12 @@ async def test_userspace_half_close_propagates(cluster):  # type: ignore[no-unty
     w.close()
 
 
+@both_engines
 @pytest.mark.parametrize("splice", ["auto", "always", "never"])
 async def test_userspace_bulk_transfer_is_exact(cluster, splice):  # type: ignore[no-untyped-def]
     (b,) = await cluster.backends(["bulk"])
     svc, _ = await service_with(cluster, "bulk", [b])
-    n1 = await cluster.agent(tcp_options=TcpOptions(splice=splice))
+    n1 = await cluster.agent(tcp_options=TcpOptions(splice=splice, engine=cluster.engine))
     _, (r, w) = await connect_identify(svc["spec"]["clusterIP"], 80, keep=True)
     payload = os.urandom(6 << 20)
 
@@ -560,6 +584,7 @@ async def test_userspace_bulk_transfer_is_exact(cluster, splice):  # type: ignor
     assert bal.stats.bytes_in == len(payload) and bal.stats.bytes_out == len(payload) + len("bulk\n")
 
 
+@both_engines
 @pytest.mark.parametrize("splice", ["auto", "never"])
 async def test_userspace_eof_behind_unread_bytes_is_not_lost(cluster, splice):  # type: ignore[no-untyped-def]
     """The backend sends 4 MiB and closes at once while the client does not read yet: its FIN
@@ -596,7 +621,7 @@ async def test_userspace_eof_behind_unread_bytes_is_not_lost(cluster, splice):  
     server = loop.run_in_executor(None, serve)
     try:
         svc, _ = await service_with(cluster, "eof", [Backend("eof", ip=ip, port=port)])
-        await cluster.agent(tcp_options=TcpOptions(splice=splice))
+        await cluster.agent(tcp_options=TcpOptions(splice=splice, engine=cluster.engine))
         for _ in range(4):
             assert await loop.run_in_executor(None, fetch, svc["spec"]["clusterIP"]) == payload
     finally:

@@ -18,7 +18,7 @@ import sys
 
 import typer
 
-from svcnet.cli.runtime import install_loop, run_until_signalled, setup_logging
+from svcnet.cli.runtime import check_proxy_engine, install_loop, run_until_signalled, setup_logging
 
 __all__ = ["register", "default_pod_cidr"]
 
@@ -65,6 +65,7 @@ def register(app: typer.Typer) -> None:
         cluster_ips: bool = typer.Option(True, "--cluster-ips/--no-cluster-ips", help="Listen on ClusterIPs and externalIPs (one node per host)."),
         lb_ips: bool = typer.Option(False, "--lb-ips/--no-lb-ips", help="Listen on LoadBalancer IPs too (when no svcnet cloud-lb runs)."),
         scheduler: str = typer.Option("rr", "--proxy-scheduler", help="Default scheduler: rr wrr lc wlc sed nq dh sh mh."),
+        engine: str = typer.Option("auto", "--proxy-engine", help="Who relays TCP bytes: c (the compiled relay), python, or auto (c when it was built)."),
         healthz_port: int = typer.Option(10256, "--healthz-port", help="Proxy health endpoint on the node IP (0 = any free port; the cloud LB checks 10256)."),
         metrics_port: int = typer.Option(0, "--metrics-port", help="Proxy metrics on 127.0.0.1 (0 = any free port)."),
         kubelet_port: int = typer.Option(0, "--kubelet-port", help="Container logs (/containerLogs) on the node IP (0 = any free port; recorded in the Node)."),
@@ -82,12 +83,14 @@ def register(app: typer.Typer) -> None:
         if scheduler not in SCHEDULERS:
             typer.echo(f"error: unknown scheduler {scheduler!r} (one of: {' '.join(SCHEDULERS)})", err=True)
             raise typer.Exit(2)
+        check_proxy_engine(engine)
 
         async def main(stop: asyncio.Event) -> None:
             from svcnet.client.http import client_from_kubeconfig
             from svcnet.client.kubeconfig import state_dir as svcnet_state_dir
             from svcnet.kubelet.agent import Kubelet
             from svcnet.proxy.agent import NodeProxy
+            from svcnet.proxy.userspace.tcp import TcpOptions
 
             client = client_from_kubeconfig(kubeconfig or None)
             kubelet = Kubelet(client, name, ip, cidr, state_dir or svcnet_state_dir() / "nodes" / name, kubelet_port=kubelet_port)
@@ -98,6 +101,7 @@ def register(app: typer.Typer) -> None:
                 bind_cluster_ips=cluster_ips,
                 bind_lb_ips=lb_ips,
                 scheduler=scheduler,
+                tcp_options=TcpOptions(engine=engine),
                 metrics_addr=f"127.0.0.1:{metrics_port}",
                 healthz_addr=f"{ip}:{healthz_port}",
             )

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from svcnet.cli.runtime import install_loop, run_until_signalled, setup_logging
+from svcnet.cli.runtime import check_proxy_engine, install_loop, run_until_signalled, setup_logging
 from svcnet.controlplane import ControlPlaneConfig
 from svcnet.localcluster import LocalCluster, LocalClusterConfig, node_ip, node_name, pod_cidr
 
@@ -43,16 +43,19 @@ def register(app: typer.Typer) -> None:
         nodes: int = typer.Option(1, "--nodes", min=1, max=200, help="Number of node agents (node i has IP 127.0.0.1 or 127.0.1.i)."),
         dns_port: int = typer.Option(10053, "--dns-port", help="Cluster DNS port on 127.0.0.1 (0 = any free port)."),
         scheduler: str = typer.Option("rr", "--proxy-scheduler", help="Default userspace-proxy scheduler: rr wrr lc wlc sed nq dh sh mh."),
+        engine: str = typer.Option("auto", "--proxy-engine", help="Who relays TCP bytes: c (the compiled relay), python, or auto (c when it was built)."),
         apply: list[str] = typer.Option([], "-f", "--apply", help="Manifests to apply once the cluster is up (FILE or DIR; repeatable)."),
         verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More logging (-v info, -vv debug)."),
     ) -> None:
         """Run the control plane, N node agents, cluster DNS and a cloud LB in the foreground."""
         setup_logging(verbose)
+        check_proxy_engine(engine)
         cfg = LocalClusterConfig(
             control_plane=ControlPlaneConfig(state=state, api_port=api_port, kubeconfig=kubeconfig),
             nodes=nodes,
             dns_port=dns_port,
             scheduler=scheduler,
+            tcp_engine=engine,
         )
 
         async def main(stop: asyncio.Event) -> None:

@@ -58,3 +58,16 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> int
     except (OSError, SvcnetError) as e:  # expected failures (port taken, store locked...): no traceback
         print(f"error: {e}", file=sys.stderr)
         return 1
+
+
+def check_proxy_engine(engine: str) -> None:
+    """Exit 2 with one line when ``--proxy-engine`` names an engine this install cannot run."""
+    import typer
+
+    from svcnet.proxy.userspace.relay import engine_name
+
+    try:
+        engine_name(engine)
+    except ValueError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None

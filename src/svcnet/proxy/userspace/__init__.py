@@ -2,8 +2,9 @@
 
 ``plan`` (pure: model -> listeners, balancers, health checks), ``balancer`` (pure: kernel-exact
 scheduler + ClientIP affinity), ``reactor`` (one edge-triggered epoll set on the asyncio loop),
-``tcp`` / ``udp`` (the engines: connect retry, splice, draining; ``pipes``, the splice pipe
-pool), ``proxier`` (applies watched changes), ``metrics`` and ``httpserve`` (side endpoints).
+``tcp`` / ``udp`` (accept, pick, connect with retry, draining), the TCP byte relay in two
+engines -- ``relay`` (the compiled ``_relay.c``, when built) and ``pumps`` (Python; ``pipes``,
+the splice pipe pool) --, ``proxier`` (applies watched changes), ``metrics`` and ``httpserve`` (side endpoints).
 The planning function is ``svcnet.proxy.userspace.plan.plan`` (not re-exported here: it would
 shadow its module).
 """

@@ -47,6 +47,7 @@ from svcnet.proxy.userspace.httpserve import HttpServer, Response
 from svcnet.proxy.userspace.metrics import DataPlaneCollector, ProxyMetrics
 from svcnet.proxy.userspace.pipes import PipePool
 from svcnet.proxy.userspace.plan import BalancerKey, ListenerKey, ListenerSpec, NodeConfig, Plan, plan
+from svcnet.proxy.userspace.relay import UNAVAILABLE_REASON, engine_name
 from svcnet.proxy.userspace.tcp import TcpListener, TcpOptions
 from svcnet.proxy.userspace.udp import DEFAULT_UDP_IDLE_TIMEOUT, UdpListener
 
@@ -91,6 +92,12 @@ class UserspaceProxier:
         self.node = node
         self.udp_idle_timeout = udp_idle_timeout
         self.tcp_options = tcp_options or TcpOptions()
+        #: who relays TCP bytes here, "c" or "python" (ValueError now, not at the first bind)
+        self.tcp_engine = engine_name(self.tcp_options.engine)
+        if self.tcp_engine == "c":
+            log.debug("userspace proxy: TCP relayed by the compiled relay")
+        elif self.tcp_options.engine == "auto":
+            log.info("userspace proxy: TCP relayed by the Python pumps (the compiled relay was not built: %s)", UNAVAILABLE_REASON)
         self.bind_retry_interval = bind_retry_interval
         self.health_timeout = health_timeout
         self.request_sync = request_sync
@@ -400,6 +407,7 @@ class UserspaceProxier:
         p = self.last_plan
         return {
             "node": self.node.node_name,
+            "tcpEngine": self.tcp_engine,
             "syncs": self.syncs,
             "healthy": self.healthy(),
             "listeners": listeners,

@@ -22,7 +22,7 @@ Per accepted connection (a :class:`_Session`):
    usually completes inside ``connect()`` (checked with ``TCP_INFO``), and the client's
    first bytes are usually there already: both are tried at once, saving trips through the
    event loop per connection.
-2. **Relay.** Two :class:`_Pump` objects, client->endpoint and endpoint->client. A pump reads
+2. **Relay.** Two :class:`~svcnet.proxy.userspace.pumps.Pump` objects, client->endpoint and endpoint->client. A pump reads
    when its source is readable and writes at once. When the destination cannot take it all,
    the pump is *blocked*: it holds the rest (one chunk at most), ignores its source until the
    destination is writable again, flushes, and then reads on (back-pressure). Bytes move by
@@ -43,29 +43,18 @@ Per accepted connection (a :class:`_Session`):
    sockets (the last FIN goes out with the close). A reset or I/O error on either side aborts
    the session and resets the other side.
 
-Cost per keep-alive request (``bench/proxy.py``: loopback, proxy pinned to one core, HAProxy
-2.6 ``mode tcp`` beside it; CPU time per request). The syscalls are HAProxy's: per relayed
-message one read and one write; one ``epoll_wait`` per ~7 events (plus uvloop's
-``epoll_pwait`` on the reactor's fd; HAProxy: ``epoll_wait`` and two ``clock_gettime`` per
-~5 events); four data segments per request and no pure ACK (``nstat``), so ``TCP_QUICKACK``,
-``TCP_NODELAY`` off and smaller socket buffers change nothing (measured). Kernel time,
-~12 us per request, is the same for both: mostly the loopback TCP path, the peer's receive
-run in the sender's softirq. The difference is user time, ~2.0 us per request against
-HAProxy's ~1.3 (keep-alive ~0.94x HAProxy per core; the engine before this hot path: ~2.6 us,
-~0.91x): a GIL release and re-take around each syscall, ~50 bytecodes per event, epoll's
-result tuples and the handler lookup, a bytes object per read. Measured against it and not
-kept (both proxies on one core at once, ratios of CPU per request): socket methods instead
-of ``os.read``/``os.write`` (equal: they parse a tuple and a format string per call, and
-read/write pay the VFS layer in the kernel instead); ``recv_into`` a shared buffer + a
-memoryview slice (-0.2%, and 256 KiB reads were an mmap each); reading on to EAGAIN (-15%:
-a syscall and an exception per message); ``splice`` for small messages (-11%); polling the
-epoll set again before going back to the loop (+-0).
-
-Why not asyncio Protocols/Transports: a uvloop Protocol relay was measured against an earlier
-version of this engine on the benchmark machine: a little cheaper for keep-alive
-request/response (uvloop's C read path, ~2.0 vs ~2.8 us of user time per request; this
-version is at ~2.0), but much dearer per new connection (``create_connection`` coroutine and
-transport setup: ~130-160 vs ~85-95 us per proxied connection), and a transport cannot splice.
+Two engines move the bytes of step 2 (``TcpOptions.engine``): the compiled relay
+(:mod:`~svcnet.proxy.userspace.relay`, ``_relay.c``: the same rules in C, one hand-over per
+session) when it was built, else the Python pumps below. Steps 1 and 4's decisions (pick,
+retry, counters, affinity) are Python in both. Why: with the same syscalls as HAProxy per
+request (one read + one write per message, one ``epoll_wait`` per ~32 events) and the same
+kernel time, the Python pumps spent ~2.0 us of user time per keep-alive request against
+HAProxy's ~1.3 (0.93-0.99x its requests per core); the compiled relay spends ~0.7 us
+(docs/benchmarks.md has the figures). Variants of the Python pumps measured and not kept:
+socket methods instead of ``os.read``/``os.write`` (equal), ``recv_into`` a shared buffer
+(-0.2%), reading on to EAGAIN (-15%), ``splice`` for small messages (-11%), polling again
+before going back to the loop (+-0); asyncio Protocols (uvloop's C read path, but ~130-160 us
+per new connection against ~90, and a transport cannot splice).
 
 A listener's :meth:`TcpListener.close` closes only the listening socket: accepted sessions
 keep running to their natural end (draining). Listener sockets use ``SO_REUSEADDR`` so a
@@ -86,6 +75,7 @@ from typing import Any
 
 from svcnet.proxy.userspace.balancer import Picker, Target
 from svcnet.proxy.userspace.pipes import PipePool
+from svcnet.proxy.userspace.pumps import COPY_CHUNK, HAVE_SPLICE, READ_EVENTS, Pump
 from svcnet.proxy.userspace.reactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, Reactor, reactor_for
 from svcnet.proxy.userspace.relay import CompiledRelay, engine_name, relay_for
 
@@ -95,16 +85,6 @@ log = logging.getLogger(__name__)
 
 #: upstream userspace ``endpointDialTimeout``: at most four attempts, 3.75 s in total
 DIAL_TIMEOUTS = (0.25, 0.5, 1.0, 2.0)
-#: copy-mode read size: a bulk stream fills it and switches to splice. ``os.read`` allocates
-#: this much (then shrinks it to what was read): 64 KiB stays on the heap (glibc's default
-#: mmap threshold is 128 KiB) -- a 256 KiB read costs an mmap+munmap per call
-COPY_CHUNK = 64 * 1024
-#: a pump's first read size: the bytes object (33 bytes of header) fits pymalloc's 512-byte
-#: blocks, no libc malloc per message; a message that fills it makes the pump read
-#: COPY_CHUNK from then on (see _Pump._grow)
-SMALL_READ = 512 - 33
-#: splice calls per readiness event before yielding to other connections
-SPLICE_BUDGET = 8
 #: at most this many connections accepted per readiness event (fairness vs. batching)
 ACCEPT_BATCH = 64
 #: out of file descriptors: stop accepting for this long (the listener is level-triggered,
@@ -115,17 +95,8 @@ _ACCEPT_RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOM
 _Sock = socket.SocketType  # the C socket type: no Python-level __init__ per connection
 _STREAM_NB = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 _LINGER0 = struct.pack("ii", 1, 0)
-#: bytes move with os.read/os.write on the fds (both non-blocking): argument-clinic fast calls,
-#: cheaper than the socket methods' tuple-and-format argument parsing
-_read = os.read
-_write = os.write
 _TCP_INFO = getattr(socket, "TCP_INFO", 11)
 _TCP_ESTABLISHED = 1  # include/net/tcp_states.h
-_SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
-_HAVE_SPLICE = hasattr(os, "splice")
-_READ_EVENTS = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR
-#: the usual event of a relayed socket: readable (edge-triggered epoll reports writable too)
-_IN_OUT = EPOLLIN | EPOLLOUT
 _RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT, errno.EHOSTUNREACH)
 
 
@@ -141,231 +112,6 @@ class TcpOptions:
     #: who moves the bytes of a connected session: "c" (the compiled relay, relay.py),
     #: "python" (the pumps below), "auto" (C when it was built)
     engine: str = "auto"
-
-
-class _Pump:
-    """One direction of a session: reads ``src``, writes ``dst``.
-
-    ``on_event`` is the reactor handler of the fd the pump reads: readable -> read and forward;
-    writable -> the *peer* pump (which writes to that fd) flushes if it is blocked. ``stop``
-    is ``blocked or eof or session closed``.
-    """
-
-    __slots__ = (
-        "blocked", "dfd", "done", "dst", "eof", "inbound", "inpipe", "nbytes", "peer", "pending",
-        "pipe", "rdhup", "rsize", "sess", "sfd", "splice", "src", "stop",
-    )
-
-    def __init__(self, sess: _Session, src: Any, dst: Any, sfd: int, dfd: int, inbound: bool, splice: bool) -> None:
-        self.sess = sess
-        self.src = src
-        self.dst = dst
-        self.sfd = sfd
-        self.dfd = dfd
-        self.inbound = inbound
-        self.splice = splice
-        self.peer: _Pump | None = None
-        self.pipe: tuple[int, int] | None = None
-        self.inpipe = 0
-        self.pending: bytes | None = None
-        self.blocked = False
-        self.eof = False
-        self.done = False
-        self.stop = False
-        self.rsize = SMALL_READ
-        self.rdhup = 0  # EPOLLRDHUP once an event said the FIN is queued behind the data
-        self.nbytes = 0  # not yet added to the stats (see flush_stats)
-
-    def on_read(self) -> None:
-        """Read on by itself (no new edge will come): once and forward, see :meth:`on_event`."""
-        self.on_event(EPOLLIN | self.rdhup)
-
-    def on_event(self, ev: int) -> None:
-        """Readable: read once and forward. Writable: flush the peer pump if it is blocked on
-        this fd. The usual event -- ``EPOLLIN|EPOLLOUT`` (edge-triggered epoll reports the
-        whole mask), nothing pending either way, a short read, all written -- takes the
-        fewest bytecodes (an int compare is cheaper than ``&``); the rest goes to _on_other.
-        The write below repeats _forward's common case on purpose: it saves a method call on
-        the path every keep-alive request takes twice, where user time is what separates this
-        proxy from HAProxy (docs/benchmarks.md)."""
-        if ev != _IN_OUT or self.stop or self.splice or self.peer.blocked:  # type: ignore[union-attr]
-            self._on_other(ev)
-            return
-        try:
-            data = _read(self.sfd, self.rsize)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as e:
-            self.sess.abort(e)
-            return
-        n = len(data)
-        if n and n < self.rsize:
-            self.nbytes += n
-            try:
-                m = _write(self.dfd, data)
-            except (BlockingIOError, InterruptedError):
-                m = 0
-            except OSError as e:
-                self.sess.abort(e)
-                return
-            if m < n:
-                self.pending = data[m:]
-                self.blocked = self.stop = True
-        else:
-            self._forward(data, ev)
-
-    def _on_other(self, ev: int) -> None:
-        if ev & EPOLLRDHUP:
-            # the FIN is queued behind the data: a short read reaches it, and on_read (after a
-            # full read, or when unblocked: no new edge will come) is told so
-            self.rdhup = EPOLLRDHUP
-        if ev & _READ_EVENTS and not self.stop:
-            if self.splice:
-                self._read_splice()
-            else:
-                try:
-                    data = _read(self.sfd, self.rsize)
-                except (BlockingIOError, InterruptedError):
-                    data = None
-                except OSError as e:
-                    self.sess.abort(e)
-                    return
-                if data is not None:
-                    self._forward(data, ev)
-        peer = self.peer
-        if peer is not None and peer.blocked and ev & EPOLLOUT and not self.sess.closed:
-            peer.on_writable()
-
-    def _forward(self, data: bytes, ev: int) -> None:
-        """Write what a read returned (``b""``: EOF). With EPOLLRDHUP in ``ev`` the peer's
-        FIN had arrived when the event was reported, so a short read leaves only the EOF --
-        no second read to learn it."""
-        n = len(data)
-        if not n:
-            self._eof()
-            return
-        if n == self.rsize and n < COPY_CHUNK:
-            try:
-                data = self._grow(data)
-            except OSError as e:
-                self.sess.abort(e)
-                return
-            n = len(data)
-        self.nbytes += n
-        try:
-            m = _write(self.dfd, data)
-        except (BlockingIOError, InterruptedError):
-            m = 0
-        except OSError as e:
-            self.sess.abort(e)
-            return
-        if m < n:
-            self.pending = data[m:]
-            self.blocked = self.stop = True
-            if ev & EPOLLRDHUP and n < self.rsize:  # read to the FIN: flushed, then shut, by on_writable
-                self.eof = True
-        elif n == COPY_CHUNK:  # a full read: more is queued, and no new edge will say so
-            if self.sess.listener.auto_splice:
-                self.splice = True  # a stream: zero-copy from now on
-            self.sess.reactor.soon(self.on_read)
-        elif ev & EPOLLRDHUP:
-            self._eof()
-
-    def _grow(self, data: bytes) -> bytes:
-        """A message filled the small first read: read the rest of it now (one write for the
-        whole message) and COPY_CHUNK at a time from now on."""
-        self.rsize = COPY_CHUNK
-        try:
-            return data + _read(self.sfd, COPY_CHUNK - len(data))
-        except (BlockingIOError, InterruptedError):
-            return data
-
-    def _read_splice(self) -> None:
-        pipe = self.pipe
-        if pipe is None:
-            pipe = self.pipe = self.sess.listener.pipes.get()
-        size = self.sess.listener.pipes.size
-        splice = os.splice
-        for _ in range(SPLICE_BUDGET):
-            try:
-                n = splice(self.sfd, pipe[1], size, flags=_SPLICE_FLAGS)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as e:
-                self.sess.abort(e)
-                return
-            if not n:
-                self._eof()
-                return
-            self.nbytes += n
-            self.inpipe = n
-            if self._flush_pipe():
-                self.blocked = self.stop = True
-                return
-            if self.sess.closed:
-                return
-        self.sess.reactor.soon(self.on_read)
-
-    def _flush_pipe(self) -> bool:
-        """Move the pipe's bytes to ``dst``; True if some are left (``dst`` is full)."""
-        pipe = self.pipe
-        while self.inpipe:
-            try:
-                m = os.splice(pipe[0], self.dfd, self.inpipe, flags=_SPLICE_FLAGS)  # type: ignore[index]
-            except (BlockingIOError, InterruptedError):
-                return True
-            except OSError as e:
-                self.sess.abort(e)
-                return False
-            self.inpipe -= m
-        return False
-
-    def on_writable(self) -> None:
-        if not self.blocked or self.sess.closed:
-            return
-        data = self.pending
-        if data is not None:
-            try:
-                m = _write(self.dfd, data)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as e:
-                self.sess.abort(e)
-                return
-            if m < len(data):
-                self.pending = data[m:]
-                return
-            self.pending = None
-        if self.inpipe and (self._flush_pipe() or self.sess.closed):
-            return
-        self.blocked = False
-        if self.eof:
-            self._shut()
-        else:
-            self.stop = False
-            self.on_read()  # bytes that arrived while blocked raised no new edge
-
-    def _eof(self) -> None:
-        self.eof = self.stop = True
-        if not self.blocked:
-            self._shut()
-
-    def _shut(self) -> None:
-        self.done = True
-        sess = self.sess
-        other = sess.b2c if self.inbound else sess.c2b
-        if other is None or other.done:
-            sess.close()
-            return
-        try:
-            self.dst.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    def release(self) -> None:
-        if self.pipe is not None:
-            self.sess.listener.pipes.put(self.pipe, empty=not self.inpipe)
-            self.pipe = None
 
 
 class _Session:
@@ -407,8 +153,8 @@ class _Session:
         self.attempt = 0
         self.tried: tuple[Target, ...] = ()
         self.timer: asyncio.TimerHandle | None = None
-        self.c2b: _Pump | None = None
-        self.b2c: _Pump | None = None
+        self.c2b: Pump | None = None
+        self.b2c: Pump | None = None
         self.relay: CompiledRelay | None = None  # set once the compiled relay moves the bytes
         self.closed = False
 
@@ -467,8 +213,8 @@ class _Session:
             self._connected()
             if self.b2c is not None and not self.closed:
                 self.reactor.handlers[self.bfd] = self.b2c.on_event
-                if ev & _READ_EVENTS:
-                    self.b2c.on_event(ev & (_READ_EVENTS | EPOLLRDHUP))
+                if ev & READ_EVENTS:
+                    self.b2c.on_event(ev & (READ_EVENTS | EPOLLRDHUP))
 
     def _on_timeout(self) -> None:
         self.timer = None
@@ -518,8 +264,8 @@ class _Session:
         splice = self.listener.always_splice
         cfd = self.cfd
         bfd = self.bfd
-        self.c2b = c2b = _Pump(self, self.csock, self.bsock, cfd, bfd, True, splice)
-        self.b2c = b2c = _Pump(self, self.bsock, self.csock, bfd, cfd, False, splice)
+        self.c2b = c2b = Pump(self, self.csock, self.bsock, cfd, bfd, True, splice)
+        self.b2c = b2c = Pump(self, self.bsock, self.csock, bfd, cfd, False, splice)
         c2b.peer, b2c.peer = b2c, c2b
         # speculative read: the client has usually sent its first bytes by now; what arrives
         # after this read makes the (edge-triggered) registration below report at once
@@ -626,7 +372,7 @@ class TcpListener:
         self.dial_timeouts = opts.dial_timeouts
         self.backlog = opts.backlog
         self.nodelay = opts.nodelay
-        use_splice = _HAVE_SPLICE and opts.splice != "never"
+        use_splice = HAVE_SPLICE and opts.splice != "never"
         self.always_splice = use_splice and opts.splice == "always"
         self.auto_splice = use_splice and opts.splice == "auto"
         self.pipes = pipes or PipePool(opts.pipe_size)
