@@ -187,6 +187,10 @@ def test_svcnet_demo_once_exits_0_after_the_readme_install(tmp_path):
     assert proc.returncode == 0, cmd + "\n" + proc.stdout[-3000:] + proc.stderr[-3000:]
     assert " 0 failed" in proc.stdout
     assert (src / ".venv" / "bin" / "svcnet").exists()
+    if os.environ.get("SVCNET_REQUIRE_C_RELAY"):  # a compiler is there: the install built the relay
+        probe = subprocess.run([str(src / ".venv" / "bin" / "python"), "-c", "from svcnet.proxy.userspace import relay; print(relay.AVAILABLE)"],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert probe.stdout.strip() == "True", probe.stdout + probe.stderr
 
 
 def test_a_second_local_cluster_is_refused_with_one_clear_line():
