@@ -67,7 +67,7 @@ typedef struct pump {
     size_t plen, poff;
     int pr, pw; /* the splice pipe, -1 when none */
     size_t inpipe;
-    unsigned splice : 1, blocked : 1, eof : 1, done : 1, rdhup : 1;
+    unsigned splice : 1, blocked : 1, eof : 1, done : 1, rdhup : 1, urg : 1;
     unsigned long long nbytes, reported;
 } pump;
 
@@ -96,7 +96,8 @@ typedef struct {
     size_t chunk;
     size_t pipe_size;
     char *buf;
-    int in_run;
+    int quiet; /* ending sessions without records (the relay is being collected) */
+    int busy; /* inside run()/add()/abort()/collect(): Python code run meanwhile must not re-enter */
     Py_ssize_t count;
     session all;    /* sentinel of the live list */
     pump ready;     /* sentinel of the ready list */
@@ -182,6 +183,10 @@ static void finish(Relay *r, session *s, int err) {
         PyMem_Free(ps[i]->pending);
         ps[i]->pending = NULL;
     }
+    /* an epoll item lives as long as its open file: a forked child or a dup of the fd would
+     * keep it, pointing at this session once freed. Remove it explicitly. */
+    epoll_ctl(r->ep, EPOLL_CTL_DEL, s->cfd, NULL);
+    epoll_ctl(r->ep, EPOLL_CTL_DEL, s->bfd, NULL);
     close(s->cfd);
     close(s->bfd);
     if (s->cfd < r->nbyfd && r->byfd[s->cfd] == s)
@@ -189,11 +194,13 @@ static void finish(Relay *r, session *s, int err) {
     s->next->prev = s->prev;
     s->prev->next = s->next;
     r->count--;
-    rec = Py_BuildValue("(OKKi)", s->token, s->c2b.nbytes - s->c2b.reported, s->b2c.nbytes - s->b2c.reported, err);
-    if (rec == NULL || (r->done == NULL && (r->done = PyList_New(0)) == NULL) || PyList_Append(r->done, rec) < 0)
-        PyErr_WriteUnraisable((PyObject *)r); /* out of memory: the record is lost, not the relay */
-    Py_XDECREF(rec);
-    if (r->in_run) {
+    if (!r->quiet) {
+        rec = Py_BuildValue("(OKKi)", s->token, s->c2b.nbytes - s->c2b.reported, s->b2c.nbytes - s->b2c.reported, err);
+        if (rec == NULL || (r->done == NULL && (r->done = PyList_New(0)) == NULL) || PyList_Append(r->done, rec) < 0)
+            PyErr_WriteUnraisable(s->token); /* out of memory: the record is lost, not the relay */
+        Py_XDECREF(rec);
+    }
+    if (r->busy) {
         s->dnext = r->deferred;
         r->deferred = s;
     } else {
@@ -309,7 +316,7 @@ static void pump_read(Relay *r, pump *p) {
     session *s = p->s;
     if (p->blocked || p->eof || s->closed)
         return;
-    if (p->splice) {
+    if (p->splice && !p->urg) { /* splice stops at an urgent mark; read() steps over it */
         pump_splice(r, p);
         return;
     }
@@ -320,7 +327,9 @@ static void pump_read(Relay *r, pump *p) {
                 i--;
                 continue;
             }
-            if (errno != EAGAIN)
+            if (errno == EAGAIN)
+                p->urg = 0;
+            else
                 session_abort(r, s, errno);
             return;
         }
@@ -331,17 +340,16 @@ static void pump_read(Relay *r, pump *p) {
         p->nbytes += (size_t)n;
         if (pump_write(r, p, r->buf, (size_t)n) < 0)
             return;
-        if ((size_t)n < r->chunk) {
-            /* drained; with the FIN seen queued behind the data, it is next */
-            if (p->rdhup) {
-                p->eof = 1;
-                if (!p->blocked)
-                    pump_shut(r, p);
-            }
-            return;
-        }
         if (p->blocked)
-            return;
+            return; /* unblocking reads on */
+        if ((size_t)n < r->chunk) {
+            /* A short read drains a TCP socket -- unless it stopped at an urgent mark
+             * (MSG_OOB), or the FIN is queued behind the data (EPOLLRDHUP seen): no new edge
+             * will come for either, so read on to EAGAIN or the EOF. */
+            if (!p->rdhup && !p->urg)
+                return;
+            continue;
+        }
         if (r->splice_mode == SPLICE_AUTO) {
             p->splice = 1; /* a stream: zero copy from now on */
             pump_splice(r, p);
@@ -390,9 +398,21 @@ static void on_event(Relay *r, end *e, uint32_t ev) {
         return;
     rp = e->backend ? &s->b2c : &s->c2b; /* reads this socket */
     wp = e->backend ? &s->c2b : &s->b2c; /* writes to it */
+    if (ev & EPOLLERR) {
+        /* a reset (or other error) on this socket ends the session even when no pump would
+         * read or write it now (blocked, or after its EOF) */
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(e->backend ? s->bfd : s->cfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || !err)
+            err = ECONNRESET;
+        session_abort(r, s, err);
+        return;
+    }
     if (ev & EPOLLRDHUP)
         rp->rdhup = 1;
-    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    if (ev & EPOLLPRI)
+        rp->urg = 1;
+    if (ev & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP))
         pump_read(r, rp);
     if (!s->closed && wp->blocked && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
         pump_unblock(r, wp);
@@ -429,6 +449,23 @@ static PyObject *take_done(Relay *r) {
     if (d == NULL)
         Py_RETURN_NONE;
     return d;
+}
+
+/* Methods that move bytes or end sessions run "busy": finish() allocates the records, an
+ * allocation may run the cyclic GC, and a finalizer is Python code that could call back into
+ * the relay while a batch still points at sessions. Such calls are refused. */
+static int enter(Relay *r) {
+    if (r->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Relay called from inside one of its own calls");
+        return -1;
+    }
+    r->busy = 1;
+    return 0;
+}
+
+static void leave(Relay *r) {
+    r->busy = 0;
+    free_deferred(r);
 }
 
 /* ---------------------------------------------------------------- Python methods */
@@ -501,6 +538,16 @@ static int byfd_set(Relay *r, int fd, session *s) {
     return 0;
 }
 
+/* add() could not take the session: reset both sockets, report it ended with err */
+static PyObject *refuse(int cfd, int bfd, PyObject *token, int err) {
+    static const struct linger l0 = {1, 0};
+    setsockopt(cfd, SOL_SOCKET, SO_LINGER, &l0, sizeof l0);
+    setsockopt(bfd, SOL_SOCKET, SO_LINGER, &l0, sizeof l0);
+    close(cfd);
+    close(bfd);
+    return Py_BuildValue("[(OKKi)]", token, 0ULL, 0ULL, err);
+}
+
 static PyObject *relay_add(Relay *r, PyObject *args) {
     int cfd, bfd;
     PyObject *token;
@@ -508,14 +555,20 @@ static PyObject *relay_add(Relay *r, PyObject *args) {
     struct epoll_event ev;
     if (!PyArg_ParseTuple(args, "iiO", &cfd, &bfd, &token))
         return NULL;
-    if (r->closed) {
-        PyErr_SetString(PyExc_ValueError, "Relay is closed");
+    if (cfd < 0 || bfd < 0 || cfd == bfd) {
+        PyErr_SetString(PyExc_ValueError, "add() needs two different open fds");
         return NULL;
     }
+    /* from here on the relay owns the fds: whatever happens, they are closed and the
+     * session is reported ended, never left to the caller */
+    if (r->closed)
+        return refuse(cfd, bfd, token, EBADF);
+    if (r->busy) /* called back from inside a call of this relay */
+        return refuse(cfd, bfd, token, EBUSY);
     s = PyMem_Calloc(1, sizeof *s);
     if (s == NULL || byfd_set(r, cfd, s) < 0) {
         PyMem_Free(s);
-        return PyErr_NoMemory();
+        return refuse(cfd, bfd, token, ENOMEM);
     }
     s->cfd = cfd;
     s->bfd = bfd;
@@ -530,8 +583,8 @@ static PyObject *relay_add(Relay *r, PyObject *args) {
     r->all.prev->next = s;
     r->all.prev = s;
     r->count++;
-    /* the relay owns the fds from here on: errors end the session, not the call */
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    r->busy = 1;
+    ev.events = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = &s->ce;
     if (epoll_ctl(r->ep, EPOLL_CTL_ADD, cfd, &ev) < 0) {
         session_abort(r, s, errno);
@@ -540,6 +593,7 @@ static PyObject *relay_add(Relay *r, PyObject *args) {
         if (epoll_ctl(r->ep, EPOLL_CTL_ADD, bfd, &ev) < 0)
             session_abort(r, s, errno);
     }
+    leave(r);
     /* no speculative read here: an edge-triggered registration of a socket that is already
      * readable reports it at the next epoll_wait */
     return take_done(r);
@@ -550,12 +604,15 @@ static PyObject *relay_run(Relay *r, PyObject *unused) {
     int n;
     if (r->closed)
         Py_RETURN_NONE;
+    if (enter(r) < 0)
+        return NULL;
     do
         n = epoll_wait(r->ep, evs, MAX_EVENTS, 0);
     while (n < 0 && errno == EINTR);
-    if (n < 0)
+    if (n < 0) {
+        leave(r);
         return PyErr_SetFromErrno(PyExc_OSError);
-    r->in_run = 1;
+    }
     for (int i = 0; i < n; i++) {
         end *e = evs[i].data.ptr;
         if (e == NULL) {
@@ -567,41 +624,44 @@ static PyObject *relay_run(Relay *r, PyObject *unused) {
         on_event(r, e, evs[i].events);
     }
     run_ready(r);
-    r->in_run = 0;
-    free_deferred(r);
+    leave(r);
     if (r->ready.rnext != &r->ready)
         wake(r);
     return take_done(r);
 }
 
 static PyObject *relay_collect(Relay *r, PyObject *unused) {
-    PyObject *out = PyList_New(0);
-    if (out == NULL)
+    PyObject *out;
+    if (enter(r) < 0)
         return NULL;
-    for (session *s = r->all.next; s != &r->all; s = s->next) {
-        unsigned long long din = s->c2b.nbytes - s->c2b.reported, dout = s->b2c.nbytes - s->b2c.reported;
+    out = PyList_New(0);
+    for (session *s = r->all.next; out != NULL && s != &r->all; s = s->next) {
         PyObject *rec;
-        if (!din && !dout)
+        if (s->c2b.nbytes == s->c2b.reported && s->b2c.nbytes == s->b2c.reported)
             continue;
-        rec = Py_BuildValue("(OKK)", s->token, din, dout);
-        if (rec == NULL || PyList_Append(out, rec) < 0) {
-            Py_XDECREF(rec);
-            Py_DECREF(out);
-            return NULL;
-        }
-        Py_DECREF(rec);
-        s->c2b.reported = s->c2b.nbytes;
-        s->b2c.reported = s->b2c.nbytes;
+        rec = Py_BuildValue("(OKK)", s->token, s->c2b.nbytes - s->c2b.reported, s->b2c.nbytes - s->b2c.reported);
+        if (rec == NULL || PyList_Append(out, rec) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(rec);
     }
+    if (out != NULL) /* reported only once the whole list exists: a failure loses no bytes */
+        for (session *s = r->all.next; s != &r->all; s = s->next) {
+            s->c2b.reported = s->c2b.nbytes;
+            s->b2c.reported = s->b2c.nbytes;
+        }
+    leave(r);
     return out;
 }
 
-static PyObject *relay_abort(Relay *r, PyObject *arg) {
-    long cfd = PyLong_AsLong(arg);
-    if (cfd == -1 && PyErr_Occurred())
+static PyObject *relay_abort(Relay *r, PyObject *args) {
+    int cfd;
+    PyObject *token;
+    if (!PyArg_ParseTuple(args, "iO", &cfd, &token) || enter(r) < 0)
         return NULL;
-    if (cfd >= 0 && cfd < r->nbyfd && r->byfd[cfd] != NULL)
+    /* the token too: an fd number is reused once its session has ended */
+    if (cfd >= 0 && cfd < r->nbyfd && r->byfd[cfd] != NULL && r->byfd[cfd]->token == token)
         session_abort(r, r->byfd[cfd], 0);
+    leave(r);
     return take_done(r);
 }
 
@@ -611,7 +671,10 @@ static void abort_all(Relay *r) {
 }
 
 static PyObject *relay_abort_all(Relay *r, PyObject *unused) {
+    if (enter(r) < 0)
+        return NULL;
     abort_all(r);
+    leave(r);
     return take_done(r);
 }
 
@@ -636,8 +699,12 @@ static void relay_release(Relay *r) {
 }
 
 static PyObject *relay_close(Relay *r, PyObject *unused) {
-    if (!r->closed)
+    if (!r->closed) {
+        if (enter(r) < 0)
+            return NULL;
         relay_release(r);
+        leave(r);
+    }
     return take_done(r);
 }
 
@@ -653,10 +720,28 @@ static PyObject *relay_get_closed(Relay *r, void *unused) { return PyBool_FromLo
 
 static Py_ssize_t relay_len(Relay *r) { return r->count; }
 
-static void relay_dealloc(Relay *r) {
-    if (!r->closed)
+/* The GC sees the tokens: a token (the Python session) may refer back to the relay, and such
+ * a cycle must be collectable -- collecting it resets the sessions and closes their fds. */
+static int relay_traverse(Relay *r, visitproc visit, void *arg) {
+    for (session *s = r->all.next; s != &r->all; s = s->next)
+        Py_VISIT(s->token);
+    Py_VISIT(r->done);
+    return 0;
+}
+
+static int relay_clear(Relay *r) {
+    if (!r->closed) {
+        r->quiet = 1; /* no records: nobody is left to read them */
         relay_release(r);
+        free_deferred(r);
+    }
     Py_CLEAR(r->done);
+    return 0;
+}
+
+static void relay_dealloc(Relay *r) {
+    PyObject_GC_UnTrack(r);
+    relay_clear(r);
     Py_TYPE(r)->tp_free((PyObject *)r);
 }
 
@@ -667,7 +752,8 @@ static PyMethodDef relay_methods[] = {
      "run() -> [(token, bytes_in, bytes_out, errno)] | None: move bytes for every ready socket; sessions that ended"},
     {"collect", (PyCFunction)relay_collect, METH_NOARGS,
      "collect() -> [(token, bytes_in, bytes_out)]: bytes relayed since the last report, per live session"},
-    {"abort", (PyCFunction)relay_abort, METH_O, "abort(cfd) -> records | None: reset the session of client fd cfd"},
+    {"abort", (PyCFunction)relay_abort, METH_VARARGS,
+     "abort(cfd, token) -> records | None: reset the session of client fd cfd, if it is token's"},
     {"abort_all", (PyCFunction)relay_abort_all, METH_NOARGS, "abort_all() -> records | None: reset every session"},
     {"close", (PyCFunction)relay_close, METH_NOARGS, "close() -> records | None: reset every session, free everything"},
     {"fileno", (PyCFunction)relay_fileno, METH_NOARGS, "the epoll fd to watch for readability"},
@@ -684,7 +770,9 @@ static PySequenceMethods relay_as_sequence = {.sq_length = (lenfunc)relay_len};
 static PyTypeObject RelayType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "svcnet.proxy.userspace._relay.Relay",
     .tp_basicsize = sizeof(Relay),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)relay_traverse,
+    .tp_clear = (inquiry)relay_clear,
     .tp_doc = "Relay(chunk=65536, splice=1, pipe_size=1<<20): the compiled TCP byte loop (see tcp.py)",
     .tp_new = relay_new,
     .tp_init = (initproc)relay_init,

@@ -9,11 +9,12 @@ owns the sockets, the counters and the end of the session (``close``/``abort``).
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 from typing import TYPE_CHECKING, Any
 
-from svcnet.proxy.userspace.reactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP
+from svcnet.proxy.userspace.reactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP
 
 if TYPE_CHECKING:
     from svcnet.proxy.userspace.tcp import _Session
@@ -40,7 +41,7 @@ _IN_OUT = EPOLLIN | EPOLLOUT
 #: splice(2) is there (Linux)
 HAVE_SPLICE = hasattr(os, "splice")
 #: the events a pump reads on (EOF and errors come out of the read)
-READ_EVENTS = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR
+READ_EVENTS = EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR
 
 
 class Pump:
@@ -53,7 +54,7 @@ class Pump:
 
     __slots__ = (
         "blocked", "dfd", "done", "dst", "eof", "inbound", "inpipe", "nbytes", "peer", "pending",
-        "pipe", "rdhup", "rsize", "sess", "sfd", "splice", "src", "stop",
+        "pipe", "rdhup", "rsize", "sess", "sfd", "splice", "src", "stop", "urg",
     )
 
     def __init__(self, sess: _Session, src: Any, dst: Any, sfd: int, dfd: int, inbound: bool, splice: bool) -> None:
@@ -74,11 +75,12 @@ class Pump:
         self.stop = False
         self.rsize = SMALL_READ
         self.rdhup = 0  # EPOLLRDHUP once an event said the FIN is queued behind the data
+        self.urg = 0  # EPOLLPRI while urgent data may stop a read short of the queue's end
         self.nbytes = 0  # not yet added to the stats (see flush_stats)
 
     def on_read(self) -> None:
         """Read on by itself (no new edge will come): once and forward, see :meth:`on_event`."""
-        self.on_event(EPOLLIN | self.rdhup)
+        self.on_event(EPOLLIN | self.rdhup | self.urg)
 
     def on_event(self, ev: int) -> None:
         """Readable: read once and forward. Writable: flush the peer pump if it is blocked on
@@ -115,18 +117,27 @@ class Pump:
             self._forward(data, ev)
 
     def _on_other(self, ev: int) -> None:
+        if ev & EPOLLERR:
+            # a reset (or other error) ends the session even when no pump would read or
+            # write this socket now (blocked, or after its EOF)
+            err = self.src.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or errno.ECONNRESET
+            self.sess.abort(OSError(err, os.strerror(err)))
+            return
         if ev & EPOLLRDHUP:
-            # the FIN is queued behind the data: a short read reaches it, and on_read (after a
+            # the FIN is queued behind the data: a read reaches it, and on_read (after a
             # full read, or when unblocked: no new edge will come) is told so
             self.rdhup = EPOLLRDHUP
+        if ev & EPOLLPRI:
+            self.urg = EPOLLPRI  # urgent data: reads stop at its mark; read on to EAGAIN
         if ev & READ_EVENTS and not self.stop:
-            if self.splice:
+            if self.splice and not self.urg:  # splice stops at an urgent mark; read() steps over it
                 self._read_splice()
             else:
                 try:
                     data = _read(self.sfd, self.rsize)
                 except (BlockingIOError, InterruptedError):
                     data = None
+                    self.urg = 0
                 except OSError as e:
                     self.sess.abort(e)
                     return
@@ -137,9 +148,9 @@ class Pump:
             peer.on_writable()
 
     def _forward(self, data: bytes, ev: int) -> None:
-        """Write what a read returned (``b""``: EOF). With EPOLLRDHUP in ``ev`` the peer's
-        FIN had arrived when the event was reported, so a short read leaves only the EOF --
-        no second read to learn it."""
+        """Write what a read returned (``b""``: EOF). A short read drains the socket unless
+        the FIN is queued behind the data (EPOLLRDHUP in ``ev``) or a read stopped at an
+        urgent mark (EPOLLPRI seen): then no new edge will come, and the pump reads on."""
         n = len(data)
         if not n:
             self._eof()
@@ -161,15 +172,15 @@ class Pump:
             return
         if m < n:
             self.pending = data[m:]
-            self.blocked = self.stop = True
-            if ev & EPOLLRDHUP and n < self.rsize:  # read to the FIN: flushed, then shut, by on_writable
-                self.eof = True
+            self.blocked = self.stop = True  # on_writable flushes, then reads on
         elif n == COPY_CHUNK:  # a full read: more is queued, and no new edge will say so
             if self.sess.listener.auto_splice:
                 self.splice = True  # a stream: zero-copy from now on
             self.sess.reactor.soon(self.on_read)
         elif ev & EPOLLRDHUP:
-            self._eof()
+            self.on_read()  # to the EOF (or past an urgent mark): no more data comes after a FIN
+        elif self.urg:
+            self.sess.reactor.soon(self.on_read)
 
     def _grow(self, data: bytes) -> bytes:
         """A message filled the small first read: read the rest of it now (one write for the

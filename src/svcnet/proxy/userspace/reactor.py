@@ -34,18 +34,19 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["EPOLLERR", "EPOLLET", "EPOLLHUP", "EPOLLIN", "EPOLLOUT", "EPOLLRDHUP", "MAX_EVENTS", "Reactor", "reactor_for"]
+__all__ = ["EPOLLERR", "EPOLLET", "EPOLLHUP", "EPOLLIN", "EPOLLOUT", "EPOLLPRI", "EPOLLRDHUP", "MAX_EVENTS", "Reactor", "reactor_for"]
 
 EPOLLIN = select.EPOLLIN
 EPOLLOUT = select.EPOLLOUT
 EPOLLERR = select.EPOLLERR
 EPOLLHUP = select.EPOLLHUP
 EPOLLRDHUP = select.EPOLLRDHUP
+EPOLLPRI = select.EPOLLPRI
 EPOLLET = select.EPOLLET
 #: events fetched per readiness callback of the asyncio loop
 MAX_EVENTS = 256
-#: edge-triggered read+write, the registration of a proxied TCP socket
-EDGE_RW = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET
+#: edge-triggered read+write (and urgent data), the registration of a proxied TCP socket
+EDGE_RW = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET
 
 _reactors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Reactor] = weakref.WeakKeyDictionary()
 

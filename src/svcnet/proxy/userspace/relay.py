@@ -23,6 +23,7 @@ chooses ("auto" takes C when it is there).
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from typing import Any
 
@@ -35,6 +36,8 @@ else:
     UNAVAILABLE_REASON = ""
 
 __all__ = ["AVAILABLE", "ENGINES", "CompiledRelay", "engine_name", "relay_for"]
+
+log = logging.getLogger(__name__)
 
 AVAILABLE = _relay is not None
 ENGINES = ("auto", "c", "python")
@@ -68,9 +71,9 @@ class CompiledRelay:
         directions end; then ``session.relay_finished(bytes_in, bytes_out, errno)``."""
         self._report(self.relay.add(cfd, bfd, session))
 
-    def abort(self, cfd: int) -> None:
-        """Reset the session of client fd ``cfd`` now."""
-        self._report(self.relay.abort(cfd))
+    def abort(self, cfd: int, session: Any) -> None:
+        """Reset ``session`` (whose client fd is ``cfd``) now."""
+        self._report(self.relay.abort(cfd, session))
 
     def collect(self) -> None:
         """Pass the bytes relayed so far by live sessions on to their counters."""
@@ -89,7 +92,10 @@ class CompiledRelay:
     def _report(done: list | None) -> None:
         if done:
             for session, nin, nout, err in done:
-                session.relay_finished(nin, nout, err)
+                try:
+                    session.relay_finished(nin, nout, err)
+                except Exception:  # one session's bookkeeping must not cost the others theirs
+                    log.exception("tcp relay: ending session %r", session)
 
     def close(self) -> None:
         """Reset every session and release the relay."""

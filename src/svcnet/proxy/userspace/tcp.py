@@ -288,7 +288,7 @@ class _Session:
         if self.closed:
             return
         if self.relay is not None:
-            self.relay.abort(self.cfd)  # reports back through relay_finished
+            self.relay.abort(self.cfd, self)  # reports back through relay_finished
             return
         self.closed = True
         if self.timer is not None:
