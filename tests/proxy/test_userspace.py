@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import socket
+import struct
 import time
 
 import pytest
@@ -660,6 +661,83 @@ async def test_userspace_eof_behind_unread_bytes_is_not_lost(cluster, splice):  
     finally:
         done = True
         await server
+        ls.close()
+
+
+@both_engines
+async def test_userspace_urgent_data_does_not_stall_or_cut_the_stream(cluster):  # type: ignore[no-untyped-def]
+    """A read stops at TCP's urgent mark (MSG_OOB), and no new edge comes for what follows it:
+    the relay reads on, so the bytes after the mark arrive and the FIN is passed on. The urgent
+    byte itself is out of band and not relayed (as HAProxy and upstream's io.Copy)."""
+    (b,) = await cluster.backends(["urg"])
+    svc, _ = await service_with(cluster, "urg", [b])
+    await cluster.agent()
+
+    def exchange(vip: str, fin: bool) -> bytes:
+        with socket.create_connection((vip, 80), timeout=5) as s:
+            f = s.makefile("rb")
+            assert f.readline() == b"urg\n"
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)  # one segment: the proxy sees it all at once
+            s.sendall(b"a" * 100 + b"!")
+            s.send(b"#", socket.MSG_OOB)
+            s.sendall(b"b" * 100)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            if fin:
+                s.shutdown(socket.SHUT_WR)
+                return f.read()  # socket.timeout (5 s) if the EOF never comes
+            got = b""
+            while len(got) < 201:
+                chunk = s.recv(4096)  # socket.timeout if the bytes after the mark stall
+                assert chunk, got
+                got += chunk
+            return got
+
+    loop = asyncio.get_running_loop()
+    vip = svc["spec"]["clusterIP"]
+    assert await loop.run_in_executor(None, exchange, vip, False) == b"a" * 100 + b"!" + b"b" * 100
+    assert await loop.run_in_executor(None, exchange, vip, True) == b"a" * 100 + b"!" + b"b" * 100
+
+
+@both_engines
+async def test_userspace_client_reset_ends_a_blocked_session(cluster):  # type: ignore[no-untyped-def]
+    """The backend does not read, so client->backend is blocked and nothing reads the client's
+    socket; the client then resets. The relay ends the session at once (resetting the
+    backend's side) instead of holding both connections until the backend acts."""
+    ls = socket.create_server((pod_ip(), 0))
+    ls.settimeout(5)
+    ip, port = ls.getsockname()[:2]
+    svc, _ = await service_with(cluster, "rst", [Backend("rst", ip=ip, port=port)])
+    n1 = await cluster.agent()
+    vip = svc["spec"]["clusterIP"]
+    lis = n1.proxier.listeners[("TCP", vip, 80)]
+
+    def fill_then_reset() -> None:
+        with socket.create_connection((vip, 80), timeout=5) as c:
+            c.setblocking(False)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:  # until every buffer on the way is full
+                try:
+                    c.send(b"x" * 65536)
+                except BlockingIOError:
+                    time.sleep(0.2)
+                    try:
+                        c.send(b"x" * 65536)
+                    except BlockingIOError:
+                        break
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    loop = asyncio.get_running_loop()
+    accepted = loop.run_in_executor(None, ls.accept)
+    await loop.run_in_executor(None, fill_then_reset)
+    conn, _ = await accepted
+    try:
+        await wait_for(lambda: not lis.sessions, timeout=3, what="the reset session to end")
+        conn.settimeout(5)
+        with pytest.raises(ConnectionResetError):
+            while conn.recv(1 << 20):  # what was relayed before, then the reset
+                pass
+    finally:
+        conn.close()
         ls.close()
 
 
