@@ -344,11 +344,14 @@ static void pump_read(Relay *r, pump *p) {
             return; /* unblocking reads on */
         if ((size_t)n < r->chunk) {
             /* A short read drains a TCP socket -- unless it stopped at an urgent mark
-             * (MSG_OOB), or the FIN is queued behind the data (EPOLLRDHUP seen): no new edge
-             * will come for either, so read on to EAGAIN or the EOF. */
-            if (!p->rdhup && !p->urg)
-                return;
-            continue;
+             * (MSG_OOB; EPOLLPRI said urgent data was there): then read on to EAGAIN, as no
+             * new edge will come. Drained with the FIN seen queued (EPOLLRDHUP; an urgent
+             * byte would have come with EPOLLPRI in the same mask), the EOF is next. */
+            if (p->urg)
+                continue;
+            if (p->rdhup)
+                pump_eof(r, p);
+            return;
         }
         if (r->splice_mode == SPLICE_AUTO) {
             p->splice = 1; /* a stream: zero copy from now on */

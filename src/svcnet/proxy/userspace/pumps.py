@@ -148,9 +148,10 @@ class Pump:
             peer.on_writable()
 
     def _forward(self, data: bytes, ev: int) -> None:
-        """Write what a read returned (``b""``: EOF). A short read drains the socket unless
-        the FIN is queued behind the data (EPOLLRDHUP in ``ev``) or a read stopped at an
-        urgent mark (EPOLLPRI seen): then no new edge will come, and the pump reads on."""
+        """Write what a read returned (``b""``: EOF). A short read drains the socket unless it
+        stopped at an urgent mark (EPOLLPRI seen): then no new edge will come, and the pump
+        reads on. With EPOLLRDHUP in ``ev`` the FIN had arrived when the event was reported,
+        so a short read leaves only the EOF -- no second read to learn it."""
         n = len(data)
         if not n:
             self._eof()
@@ -177,10 +178,10 @@ class Pump:
             if self.sess.listener.auto_splice:
                 self.splice = True  # a stream: zero-copy from now on
             self.sess.reactor.soon(self.on_read)
-        elif ev & EPOLLRDHUP:
-            self.on_read()  # to the EOF (or past an urgent mark): no more data comes after a FIN
-        elif self.urg:
+        elif self.urg:  # the read may have stopped at the urgent mark: read on past it
             self.sess.reactor.soon(self.on_read)
+        elif ev & EPOLLRDHUP:  # drained, the FIN queued (urgent data would have come with EPOLLPRI)
+            self._eof()
 
     def _grow(self, data: bytes) -> bytes:
         """A message filled the small first read: read the rest of it now (one write for the
