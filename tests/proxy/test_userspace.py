@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import struct
+import threading
 import time
 
 import pytest
@@ -739,6 +740,53 @@ async def test_userspace_client_reset_ends_a_blocked_session(cluster):  # type: 
     finally:
         conn.close()
         ls.close()
+
+
+@both_engines
+async def test_userspace_bytes_sent_just_before_a_reset_reach_the_client(cluster):  # type: ignore[no-untyped-def]
+    """A backend answers and resets at once (an HTTP server refusing a body: "413", then an RST
+    because request bytes were left unread): the client reads the answer, then the reset --
+    as without a proxy."""
+    ls = socket.create_server((pod_ip(), 0))
+    ls.settimeout(5)
+    ip, port = ls.getsockname()[:2]
+    svc, _ = await service_with(cluster, "rst413", [Backend("rst413", ip=ip, port=port)])
+    await cluster.agent()
+    answer = b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\n\r\n"
+    accepted, go = threading.Event(), threading.Event()
+
+    def backend() -> None:
+        conn, _ = ls.accept()
+        with conn:
+            conn.recv(10)  # part of the request: the rest stays unread
+            accepted.set()
+            go.wait(5)
+            conn.sendall(answer)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def client(vip: str) -> bytes:
+        with socket.create_connection((vip, 80), timeout=5) as c:
+            c.sendall(b"POST / HTTP/1.1\r\ncontent-length: 100000\r\n\r\n" + b"x" * 1000)
+            got = b""
+            try:
+                while chunk := c.recv(4096):
+                    got += chunk
+            except ConnectionResetError:
+                return got + b"<reset>"
+            return got + b"<eof>"
+
+    loop = asyncio.get_running_loop()
+    served = loop.run_in_executor(None, backend)
+    try:
+        answered = loop.run_in_executor(None, client, svc["spec"]["clusterIP"])
+        assert await loop.run_in_executor(None, accepted.wait, 5)
+        go.set()
+        time.sleep(0.3)  # the proxy's loop (this one) is held: the answer and the RST arrive together
+        got = await answered
+        await served
+    finally:
+        ls.close()
+    assert got == answer + b"<reset>"
 
 
 async def test_userspace_udp_refused_endpoint_is_counted_and_rebalanced(cluster):  # type: ignore[no-untyped-def]

@@ -301,7 +301,10 @@ static void pump_splice(Relay *r, pump *p) {
             return;
         }
         if (n == 0) {
-            pump_eof(r, p);
+            /* the EOF -- or an urgent mark that arrived meanwhile, where splice stops too:
+             * read() tells them apart (and steps over the mark) */
+            p->urg = 1;
+            pump_read(r, p);
             return;
         }
         p->nbytes += (size_t)n;
@@ -355,8 +358,10 @@ static void pump_read(Relay *r, pump *p) {
         }
         if (r->splice_mode == SPLICE_AUTO) {
             p->splice = 1; /* a stream: zero copy from now on */
-            pump_splice(r, p);
-            return;
+            if (!p->urg) {
+                pump_splice(r, p);
+                return;
+            }
         }
     }
     ready_push(r, p);
@@ -403,8 +408,15 @@ static void on_event(Relay *r, end *e, uint32_t ev) {
     wp = e->backend ? &s->c2b : &s->b2c; /* writes to it */
     if (ev & EPOLLERR) {
         /* a reset (or other error) on this socket ends the session even when no pump would
-         * read or write it now (blocked, or after its EOF) */
+         * read or write it now (blocked, or after its EOF); bytes queued before it are
+         * passed on first (the read returns them, then the error) */
         int err = 0;
+        if (!rp->blocked && !rp->eof) {
+            rp->urg = 1; /* read to the error, not just once */
+            pump_read(r, rp);
+            if (s->closed)
+                return;
+        }
         socklen_t len = sizeof err;
         if (getsockopt(e->backend ? s->bfd : s->cfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || !err)
             err = ECONNRESET;
@@ -524,12 +536,17 @@ static void pump_init(pump *p, session *s, int src, int dst, int splice) {
     p->splice = splice ? 1 : 0;
 }
 
+/* the fd -> session table grows to the highest client fd seen; fds beyond this are refused */
+#define MAX_FD (1 << 24)
+
 static int byfd_set(Relay *r, int fd, session *s) {
+    if (fd >= MAX_FD)
+        return -1;
     if (fd >= r->nbyfd) {
         int n = r->nbyfd ? r->nbyfd : 1024;
         session **t;
         while (n <= fd)
-            n *= 2;
+            n *= 2; /* <= 2 * MAX_FD: no overflow */
         t = PyMem_Realloc(r->byfd, (size_t)n * sizeof *t);
         if (t == NULL)
             return -1;
@@ -571,7 +588,7 @@ static PyObject *relay_add(Relay *r, PyObject *args) {
     s = PyMem_Calloc(1, sizeof *s);
     if (s == NULL || byfd_set(r, cfd, s) < 0) {
         PyMem_Free(s);
-        return refuse(cfd, bfd, token, ENOMEM);
+        return refuse(cfd, bfd, token, cfd >= MAX_FD ? EMFILE : ENOMEM);
     }
     s->cfd = cfd;
     s->bfd = bfd;

@@ -119,9 +119,21 @@ class Pump:
     def _on_other(self, ev: int) -> None:
         if ev & EPOLLERR:
             # a reset (or other error) ends the session even when no pump would read or
-            # write this socket now (blocked, or after its EOF)
-            err = self.src.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or errno.ECONNRESET
-            self.sess.abort(OSError(err, os.strerror(err)))
+            # write this socket now (blocked, or after its EOF); bytes queued before it are
+            # passed on first (reads return them, then the error)
+            sess = self.sess
+            while not self.stop and not sess.closed:
+                try:
+                    data = _read(self.sfd, self.rsize)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as e:
+                    sess.abort(e)
+                    return
+                self._forward(data, 0)
+            if not sess.closed:
+                err = self.src.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or errno.ECONNRESET
+                sess.abort(OSError(err, os.strerror(err)))
             return
         if ev & EPOLLRDHUP:
             # the FIN is queued behind the data: a read reaches it, and on_read (after a
