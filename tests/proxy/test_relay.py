@@ -37,7 +37,9 @@ import weakref
 
 import pytest
 
-_relay = pytest.importorskip("svcnet.proxy.userspace._relay")
+_relay = pytest.importorskip(
+    "svcnet.proxy.userspace._relay", reason="the compiled relay was not built (no C compiler or Python headers at install)"
+)
 
 DEADLINE = 10.0
 PROXY_IP = "127.0.0.1"
