@@ -150,11 +150,14 @@ def start_userspace(core: int, backend_port: int, splice: str, engine: str) -> t
 
 def start_proxies(args: argparse.Namespace, backend_port: int, procs: list[Proc]) -> list[tuple[str, Proc, str, int]]:
     """The proxies compared, each in front of ``backend_port``: ``(name, proc, ip, port)``."""
-    us, us_ip, us_port = start_userspace(args.proxy_core, backend_port, args.splice, args.engine)
-    procs.append(us)
+    targets = []
+    for name, engine in ([("userspace", "c"), ("userspace-py", "python")] if args.engine == "both" else [("userspace", args.engine)]):
+        us, us_ip, us_port = start_userspace(args.proxy_core, backend_port, args.splice, engine)
+        procs.append(us)
+        targets.append((name, us, us_ip, us_port))
     ha, ha_port = start_haproxy_tcp(args.proxy_core, backend_port)
     procs.append(ha)
-    targets = [("userspace", us, us_ip, us_port), ("haproxy", ha, HAPROXY_FRONT_IP, ha_port)]
+    targets.append(("haproxy", ha, HAPROXY_FRONT_IP, ha_port))
     if args.haproxy_splice:
         has, has_port = start_haproxy_tcp(args.proxy_core, backend_port, splice=True)
         procs.append(has)
@@ -282,8 +285,8 @@ def main() -> None:
     ap.add_argument("--proxy-core", type=int, default=0)
     ap.add_argument("--load-core", type=int, default=1)
     ap.add_argument("--splice", default="auto", choices=["auto", "always", "never"])
-    ap.add_argument("--engine", default="auto", choices=["auto", "c", "python"],
-                    help="the userspace proxy's TCP relay: compiled (c) or the Python pumps")
+    ap.add_argument("--engine", default="auto", choices=["auto", "c", "python", "both"],
+                    help="the userspace proxy's TCP relay: compiled (c), the Python pumps, or both side by side")
     ap.add_argument("--haproxy-splice", action="store_true", help="also measure HAProxy with option splice-auto")
     ap.add_argument("--only", default="abc", help="which measurements: any of a, b, c")
     ap.add_argument("--serve-userspace", type=int, help=argparse.SUPPRESS)
@@ -365,22 +368,22 @@ def _med(rows: list[dict], key: str) -> float:
 
 
 def report(results: dict, args: argparse.Namespace) -> None:
+    """Medians per proxy; each ratio is the median of the per-round ratios (the proxies take
+    turns within a round, so pairing them cancels most of the machine's drift between rounds)."""
     names = list(results)
-    lines = [("metric", *names, "userspace/haproxy")]
+    ours = [n for n in names if n.startswith("userspace")]
+    lines = [("metric", *names, *[f"{n}/haproxy" for n in ours])]
 
     def row(label: str, part: str, key: str, fmt: str, per_core: bool = False) -> None:
-        vals = []
-        for n in names:
-            rows = results[n][part]
-            if not rows:
-                vals.append(float("nan"))
-                continue
-            if per_core:
-                vals.append(statistics.median(r[key] / max(r["cpu"], 1e-9) for r in rows))
-            else:
-                vals.append(_med(rows, key))
-        ratio = vals[0] / vals[1] if vals[1] == vals[1] and vals[1] else float("nan")
-        lines.append((label, *[format(v, fmt) for v in vals], f"{ratio:.2f}x"))
+        def value(r: dict) -> float:
+            return r[key] / max(r["cpu"], 1e-9) if per_core else r[key]
+
+        vals = [statistics.median(value(r) for r in results[n][part]) if results[n][part] else float("nan") for n in names]
+        ratios = []
+        for n in ours:
+            pairs = [value(a) / value(b) for a, b in zip(results[n][part], results["haproxy"][part]) if value(b)]
+            ratios.append(f"{statistics.median(pairs):.2f}x" if pairs else "-")
+        lines.append((label, *[format(v, fmt) for v in vals], *ratios))
 
     if "a" in args.only:
         row("keep-alive req/s", "a", "rps", ",.0f")
