@@ -615,9 +615,11 @@ static PyObject *relay_add(Relay *r, PyObject *args) {
         if (epoll_ctl(r->ep, EPOLL_CTL_ADD, bfd, &ev) < 0)
             session_abort(r, s, errno);
     }
+    /* the client has usually sent its request by now: forward it at once rather than a loop
+     * iteration later (registered first, so bytes arriving after this read raise an edge) */
+    if (!s->closed)
+        pump_read(r, &s->c2b);
     leave(r);
-    /* no speculative read here: an edge-triggered registration of a socket that is already
-     * readable reports it at the next epoll_wait */
     return take_done(r);
 }
 
