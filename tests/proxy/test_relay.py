@@ -1087,3 +1087,47 @@ def test_add_with_an_out_of_range_client_fd_fails_cleanly():  # type: ignore[no-
         timeout=60,
     )
     assert proc.returncode == 0 and proc.stdout.rstrip().endswith("done"), (proc.returncode, proc.stderr[-300:])
+
+
+# ------------------------------------------------------------------ accept() and reset()
+
+
+def test_accept_gives_a_nonblocking_fd_and_the_peer_address(net):  # type: ignore[no-untyped-def]
+    """The listeners of the compiled relay accept with _relay.accept: a bare non-blocking fd
+    and the client's (host, port); None when nothing is waiting."""
+    net.proxy.setblocking(False)
+    assert _relay.accept(net.proxy.fileno()) is None
+    client = socket.create_connection(net.proxy.getsockname(), timeout=DEADLINE)
+    net.sockets.append(client)
+    deadline = time.monotonic() + DEADLINE
+    accepted = None
+    while accepted is None and time.monotonic() < deadline:
+        accepted = _relay.accept(net.proxy.fileno())
+    assert accepted is not None
+    fd, host, port = accepted
+    try:
+        assert (host, port) == client.getsockname()
+        assert not os.get_blocking(fd)
+        with pytest.raises(BlockingIOError):
+            os.read(fd, 1)
+        client.sendall(b"hi")
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline:
+            try:
+                assert os.read(fd, 2) == b"hi"
+                break
+            except BlockingIOError:
+                time.sleep(0.01)
+        else:
+            pytest.fail("no bytes on the accepted fd")
+    finally:
+        _relay.reset(fd)
+    with pytest.raises(ConnectionResetError):
+        client.recv(1)  # reset() closed with an RST, not a FIN
+
+
+def test_accept_errors_are_oserrors():  # type: ignore[no-untyped-def]
+    with socket.socket() as s:  # not listening
+        with pytest.raises(OSError) as e:
+            _relay.accept(s.fileno())
+        assert e.value.errno == errno.EINVAL

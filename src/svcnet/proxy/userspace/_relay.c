@@ -49,6 +49,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -806,8 +808,57 @@ static PyTypeObject RelayType = {
     .tp_as_sequence = &relay_as_sequence,
 };
 
+/* accept(listen_fd) -> (fd, host, port) | None: accept4() with SOCK_NONBLOCK. Python's
+ * socket.accept() + setblocking(False) makes two more syscalls per connection (an ioctl, and
+ * a getsockname when the socket object validates the fd); a session for the relay needs only
+ * the fd and the client's address. None: nothing to accept (EAGAIN). */
+static PyObject *mod_accept(PyObject *m, PyObject *arg) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "";
+    int port = 0, fd;
+    long lfd = PyLong_AsLong(arg);
+    if (lfd == -1 && PyErr_Occurred())
+        return NULL;
+    do
+        fd = accept4((int)lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        if (errno == EAGAIN)
+            Py_RETURN_NONE;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        port = ntohs(a->sin6_port);
+    }
+    return Py_BuildValue("(isi)", fd, host, port);
+}
+
+/* reset(fd): close fd with an RST (SO_LINGER 0) */
+static PyObject *mod_reset(PyObject *m, PyObject *arg) {
+    static const struct linger l0 = {1, 0};
+    long fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    setsockopt((int)fd, SOL_SOCKET, SO_LINGER, &l0, sizeof l0);
+    close((int)fd);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"accept", mod_accept, METH_O, "accept(listen_fd) -> (fd, host, port) | None: accept4 with SOCK_NONBLOCK"},
+    {"reset", mod_reset, METH_O, "reset(fd): close fd with an RST (SO_LINGER 0)"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef relay_module = {
-    PyModuleDef_HEAD_INIT, "_relay", "The TCP relay's byte loop in C (see _relay.c).", -1, NULL,
+    PyModuleDef_HEAD_INIT, "_relay", "The TCP relay's byte loop in C (see _relay.c).", -1, module_methods,
 };
 
 PyMODINIT_FUNC PyInit__relay(void) {

@@ -35,11 +35,17 @@ except ImportError as e:  # not built: no compiler or no Python headers at insta
 else:
     UNAVAILABLE_REASON = ""
 
-__all__ = ["AVAILABLE", "ENGINES", "CompiledRelay", "engine_name", "relay_for"]
+__all__ = ["AVAILABLE", "ENGINES", "CompiledRelay", "accept_fd", "engine_name", "relay_for", "reset_fd"]
 
 log = logging.getLogger(__name__)
 
 AVAILABLE = _relay is not None
+#: ``accept_fd(listen_fd) -> (fd, host, port) | None``: a non-blocking client fd without a
+#: socket object (two syscalls fewer per connection than ``socket.accept`` + ``setblocking``);
+#: used by listeners of the compiled relay only
+accept_fd = _relay.accept if AVAILABLE else None
+#: ``reset_fd(fd)``: close a bare fd with an RST (the same listeners' refusals)
+reset_fd = _relay.reset if AVAILABLE else None
 ENGINES = ("auto", "c", "python")
 _SPLICE_MODES = {"never": 0, "auto": 1, "always": 2}
 

@@ -77,7 +77,7 @@ from svcnet.proxy.userspace.balancer import Picker, Target
 from svcnet.proxy.userspace.pipes import PipePool
 from svcnet.proxy.userspace.pumps import COPY_CHUNK, HAVE_SPLICE, READ_EVENTS, Pump
 from svcnet.proxy.userspace.reactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, Reactor, reactor_for
-from svcnet.proxy.userspace.relay import CompiledRelay, engine_name, relay_for
+from svcnet.proxy.userspace.relay import CompiledRelay, accept_fd, engine_name, relay_for, reset_fd
 
 __all__ = ["COPY_CHUNK", "DIAL_TIMEOUTS", "PipePool", "TcpListener", "TcpOptions"]
 
@@ -241,11 +241,14 @@ class _Session:
     def reset_client(self) -> None:
         """All attempts failed (or no endpoint): close the client with an RST."""
         self.closed = True
-        try:
-            self.csock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER0)
-        except OSError:
-            pass
-        self.reactor.close(self.csock, self.cfd)
+        if self.csock is None:  # accepted for the compiled relay: a bare fd, in no epoll set
+            reset_fd(self.cfd)
+        else:
+            try:
+                self.csock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER0)
+            except OSError:
+                pass
+            self.reactor.close(self.csock, self.cfd)
         self.listener.sessions.discard(self)
 
     def _connected(self) -> None:
@@ -254,8 +257,7 @@ class _Session:
             self.timer = None
         relay = self.listener.relay
         if relay is not None:
-            # from here on the relay owns both fds; the socket objects let go of them
-            self.csock.detach()
+            # from here on the relay owns both fds; the socket object lets go of its fd
             self.bsock.detach()
             self.csock = self.bsock = None
             self.relay = relay
@@ -296,6 +298,8 @@ class _Session:
             self.timer = None
         for s, fd in ((self.csock, self.cfd), (self.bsock, self.bfd)):
             if s is None:
+                if fd >= 0:  # the client's bare fd (accepted for the compiled relay)
+                    reset_fd(fd)
                 continue
             try:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER0)
@@ -440,9 +444,19 @@ class TcpListener:
         if sock is None:
             return
         family = sock.family
+        lfd = sock.fileno() if self.relay is not None else -1
         for _ in range(ACCEPT_BATCH):
             try:
-                fd, client = sock._accept()
+                if lfd >= 0:  # for the compiled relay: a bare non-blocking fd, no socket object
+                    accepted = accept_fd(lfd)
+                    if accepted is None:
+                        return
+                    fd, *client = accepted
+                    csock = None
+                else:
+                    fd, client = sock._accept()
+                    csock = _Sock(family, socket.SOCK_STREAM, 0, fd)
+                    csock.setblocking(False)  # accept4() without SOCK_NONBLOCK: one ioctl
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
@@ -454,11 +468,12 @@ class TcpListener:
                     self.loop.call_later(ACCEPT_PAUSE, self._resume_accept)
                     return
                 continue  # ECONNABORTED and friends: that connection is gone, take the next
-            csock = _Sock(family, socket.SOCK_STREAM, 0, fd)
-            csock.setblocking(False)  # accept4() without SOCK_NONBLOCK: one ioctl
             if self._allowed and not self._source_allowed(client[0]):
-                csock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER0)
-                csock.close()
+                if csock is None:
+                    reset_fd(fd)
+                else:
+                    csock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER0)
+                    csock.close()
                 continue
             s = _Session(self, csock, fd, client)
             self.sessions.add(s)
