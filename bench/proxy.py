@@ -363,10 +363,6 @@ def main() -> None:
     report(results, args)
 
 
-def _med(rows: list[dict], key: str) -> float:
-    return statistics.median(r[key] for r in rows) if rows else float("nan")
-
-
 def report(results: dict, args: argparse.Namespace) -> None:
     """Medians per proxy; each ratio is the median of the per-round ratios (the proxies take
     turns within a round, so pairing them cancels most of the machine's drift between rounds)."""

@@ -214,12 +214,17 @@ static void finish(Relay *r, session *s, int err) {
 
 static void session_close(Relay *r, session *s) { finish(r, s, 0); }
 
-static void session_abort(Relay *r, session *s, int err) {
+/* make the coming close() send an RST */
+static void linger0(int fd) {
     static const struct linger l0 = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l0, sizeof l0);
+}
+
+static void session_abort(Relay *r, session *s, int err) {
     if (s->closed)
         return;
-    setsockopt(s->cfd, SOL_SOCKET, SO_LINGER, &l0, sizeof l0);
-    setsockopt(s->bfd, SOL_SOCKET, SO_LINGER, &l0, sizeof l0);
+    linger0(s->cfd);
+    linger0(s->bfd);
     finish(r, s, err);
 }
 
@@ -391,12 +396,9 @@ static void pump_unblock(Relay *r, pump *p) {
     PyMem_Free(p->pending);
     p->pending = NULL;
     p->plen = p->poff = 0;
-    if (p->inpipe) {
-        p->blocked = 0;
-        if (pipe_flush(r, p))
-            return;
-    }
     p->blocked = 0;
+    if (p->inpipe && pipe_flush(r, p))
+        return; /* blocked again, or aborted */
     if (p->eof)
         pump_shut(r, p);
     else
@@ -564,9 +566,8 @@ static int byfd_set(Relay *r, int fd, session *s) {
 
 /* add() could not take the session: reset both sockets, report it ended with err */
 static PyObject *refuse(int cfd, int bfd, PyObject *token, int err) {
-    static const struct linger l0 = {1, 0};
-    setsockopt(cfd, SOL_SOCKET, SO_LINGER, &l0, sizeof l0);
-    setsockopt(bfd, SOL_SOCKET, SO_LINGER, &l0, sizeof l0);
+    linger0(cfd);
+    linger0(bfd);
     close(cfd);
     close(bfd);
     return Py_BuildValue("[(OKKi)]", token, 0ULL, 0ULL, err);
@@ -842,11 +843,10 @@ static PyObject *mod_accept(PyObject *m, PyObject *arg) {
 
 /* reset(fd): close fd with an RST (SO_LINGER 0) */
 static PyObject *mod_reset(PyObject *m, PyObject *arg) {
-    static const struct linger l0 = {1, 0};
     long fd = PyLong_AsLong(arg);
     if (fd == -1 && PyErr_Occurred())
         return NULL;
-    setsockopt((int)fd, SOL_SOCKET, SO_LINGER, &l0, sizeof l0);
+    linger0((int)fd);
     close((int)fd);
     Py_RETURN_NONE;
 }
